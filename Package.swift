@@ -1,0 +1,128 @@
+// swift-tools-version:6.2
+import PackageDescription
+
+/// One set of compiler settings for every target.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "ashlar",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "ashlar", targets: ["ashlar"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
+        .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
+    ],
+    targets: [
+        // The domain: models, states, config, errors, scheduling. Foundation only.
+        .target(
+            name: "AshlarCore",
+            swiftSettings: swiftSettings
+        ),
+        // Persistence over SQLKit.
+        .target(
+            name: "AshlarStore",
+            dependencies: [
+                "AshlarCore",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "SQLiteKit", package: "sqlite-kit"),
+                .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // RPC interface and the in-process transport.
+        .target(
+            name: "AshlarMessaging",
+            dependencies: [
+                "AshlarCore",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The scheduler service.
+        .target(
+            name: "AshlarScheduler",
+            dependencies: [
+                "AshlarCore", "AshlarStore", "AshlarMessaging",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The volume manager and its drivers.
+        .target(
+            name: "AshlarVolume",
+            dependencies: [
+                "AshlarCore", "AshlarStore", "AshlarMessaging",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Block Storage v3 HTTP API.
+        .target(
+            name: "AshlarAPI",
+            dependencies: [
+                "AshlarCore", "AshlarStore", "AshlarMessaging",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "ashlar",
+            dependencies: [
+                "AshlarCore", "AshlarStore", "AshlarMessaging", "AshlarScheduler", "AshlarVolume", "AshlarAPI",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "AshlarCoreTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AshlarStoreTests",
+            dependencies: ["AshlarStore", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "AshlarMessagingTests", dependencies: ["AshlarMessaging"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AshlarVolumeTests",
+            dependencies: ["AshlarVolume", "AshlarScheduler", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AshlarAPITests",
+            dependencies: [
+                "AshlarAPI", "AshlarScheduler", "AshlarVolume",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Needs real parts: the built `ashlar` binary and the openstack/cinder clients.
+        .testTarget(name: "IntegrationTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
+    ]
+)

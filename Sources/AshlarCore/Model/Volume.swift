@@ -1,0 +1,77 @@
+import Foundation
+
+/// A volume, as stored. The API's views are built from this; nothing here knows about JSON.
+public struct Volume: Sendable, Hashable {
+    public var id: String
+    public var projectID: String
+    public var userID: String
+    public var name: String?
+    public var description: String?
+    /// Size in GiB.
+    public var size: Int
+    public var status: VolumeStatus
+    public var attachStatus: AttachStatus
+    public var availabilityZone: String
+    public var volumeTypeID: String
+    /// `host@backend#pool` once scheduled; nil before.
+    public var host: String?
+    public var bootable: Bool
+    public var multiattach: Bool
+    public var encrypted: Bool
+    public var snapshotID: String?
+    public var sourceVolumeID: String?
+    public var migrationStatus: String?
+    public var replicationStatus: String?
+    public var previousStatus: String?
+    public var consumesQuota: Bool
+    public var metadata: [String: String]
+    /// Admin metadata (`readonly`, …): not shown to users, read by drivers.
+    public var adminMetadata: [String: String]
+    /// Glance image metadata (`volume_image_metadata`).
+    public var imageMetadata: [String: String]
+    public var createdAt: Date
+    public var updatedAt: Date?
+    public var launchedAt: Date?
+
+    public init(
+        id: String = UUID().uuidString.lowercased(), projectID: String, userID: String, name: String? = nil,
+        description: String? = nil, size: Int, status: VolumeStatus = .creating,
+        attachStatus: AttachStatus = .detached, availabilityZone: String, volumeTypeID: String,
+        host: String? = nil, bootable: Bool = false, multiattach: Bool = false, encrypted: Bool = false,
+        snapshotID: String? = nil, sourceVolumeID: String? = nil, migrationStatus: String? = nil,
+        replicationStatus: String? = nil, previousStatus: String? = nil, consumesQuota: Bool = true,
+        metadata: [String: String] = [:], adminMetadata: [String: String] = [:],
+        imageMetadata: [String: String] = [:], createdAt: Date = Date(), updatedAt: Date? = nil,
+        launchedAt: Date? = nil
+    ) {
+        self.id = id
+        self.projectID = projectID
+        self.userID = userID
+        self.name = name
+        self.description = description
+        self.size = size
+        self.status = status
+        self.attachStatus = attachStatus
+        self.availabilityZone = availabilityZone
+        self.volumeTypeID = volumeTypeID
+        self.host = host
+        self.bootable = bootable
+        self.multiattach = multiattach
+        self.encrypted = encrypted
+        self.snapshotID = snapshotID
+        self.sourceVolumeID = sourceVolumeID
+        self.migrationStatus = migrationStatus
+        self.replicationStatus = replicationStatus
+        self.previousStatus = previousStatus
+        self.consumesQuota = consumesQuota
+        self.metadata = metadata
+        self.adminMetadata = adminMetadata
+        self.imageMetadata = imageMetadata
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.launchedAt = launchedAt
+    }
+
+    /// Whether the volume was made read-only with `os-update_readonly_flag`.
+    public var isReadOnly: Bool { adminMetadata["readonly"] == "True" }
+}

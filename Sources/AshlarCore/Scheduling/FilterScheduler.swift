@@ -1,0 +1,94 @@
+import Foundation
+
+/// Chooses a pool for a request: filters, then weighers, then the best. A pure function of its inputs.
+public struct FilterScheduler: Sendable {
+    public var filters: [any BackendFilter]
+    public var weighers: [any BackendWeigher]
+
+    public init(filters: [any BackendFilter], weighers: [any BackendWeigher]) {
+        self.filters = filters
+        self.weighers = weighers
+    }
+
+    /// Why one pool was left out.
+    public struct Rejection: Sendable, Hashable, CustomStringConvertible {
+        public var pool: String
+        public var filter: String
+        public var reason: String
+        public var description: String { "\(filter): \(pool) \(reason)" }
+    }
+
+    /// A decision: the chosen pool, or every pool's rejection.
+    public enum Decision: Sendable {
+        case chosen(PoolState)
+        case noValidBackend([Rejection])
+    }
+
+    /// Filters and weighs `pools`. Pools of a backend in `spec.attemptedHosts` are skipped, as a retry must.
+    public func choose(from pools: [PoolState], for spec: RequestSpec) -> Decision {
+        var rejections: [Rejection] = []
+        var candidates: [PoolState] = []
+        candidates.reserveCapacity(pools.count)
+        let attempted = Set(spec.attemptedHosts)
+        poolLoop: for pool in pools {
+            if attempted.contains(pool.backend) {
+                rejections.append(Rejection(pool: pool.name, filter: "Retry", reason: "already failed this volume"))
+                continue
+            }
+            for filter in filters {
+                if let reason = filter.rejection(of: pool, for: spec) {
+                    rejections.append(Rejection(pool: pool.name, filter: filter.name, reason: reason))
+                    continue poolLoop
+                }
+            }
+            candidates.append(pool)
+        }
+        guard !candidates.isEmpty else { return .noValidBackend(rejections) }
+        if candidates.count == 1 || weighers.isEmpty { return .chosen(candidates[0]) }
+        var totals = [Double](repeating: 0, count: candidates.count)
+        for weigher in weighers {
+            let raw = candidates.map { weigher.weight(of: $0, for: spec) }
+            for (i, w) in Self.normalize(raw).enumerated() { totals[i] += w * weigher.multiplier }
+        }
+        var best = 0
+        for i in 1..<totals.count where totals[i] > totals[best] { best = i }
+        return .chosen(candidates[best])
+    }
+
+    /// Scales weights to 0…1 by the minimum and maximum, with Cinder's handling of infinities.
+    static func normalize(_ weights: [Double]) -> [Double] {
+        let finite = weights.filter { $0.isFinite }
+        guard let minimum = finite.min(), let maximum = finite.max() else {
+            return weights.map { $0 == .infinity ? 1 : 0 }
+        }
+        let range = maximum - minimum
+        return weights.map { w in
+            if w == .infinity { return 1 }
+            if w == -.infinity { return 0 }
+            return range == 0 ? 0 : (w - minimum) / range
+        }
+    }
+
+    /// Builds a scheduler from the names in the config. Unknown names are a configuration error.
+    public static func make(filterNames: [String], weigherNames: [String], capacityWeightMultiplier: Double)
+        throws(AshlarError) -> FilterScheduler
+    {
+        var filters: [any BackendFilter] = []
+        for name in filterNames {
+            switch name {
+            case "AvailabilityZoneFilter": filters.append(AvailabilityZoneFilter())
+            case "CapacityFilter": filters.append(CapacityFilter())
+            case "CapabilitiesFilter": filters.append(CapabilitiesFilter())
+            default: throw AshlarError(.invalidInput, "scheduler_default_filters: unknown filter \(name)")
+            }
+        }
+        var weighers: [any BackendWeigher] = []
+        for name in weigherNames {
+            switch name {
+            case "CapacityWeigher": weighers.append(CapacityWeigher(multiplier: capacityWeightMultiplier))
+            default: throw AshlarError(.invalidInput, "scheduler_default_weighers: unknown weigher \(name)")
+            }
+        }
+        return FilterScheduler(filters: filters, weighers: weighers)
+    }
+}

@@ -1,0 +1,11 @@
+import Foundation
+
+/// A scheduler filter: a pure check of one pool against one request.
+///
+/// Returning a reason instead of a Bool is what lets "No valid backend" explain itself.
+public protocol BackendFilter: Sendable {
+    /// The name operators use in `scheduler_default_filters`.
+    var name: String { get }
+    /// nil when the pool passes; otherwise why it does not, in words a user can act on.
+    func rejection(of pool: PoolState, for spec: RequestSpec) -> String?
+}

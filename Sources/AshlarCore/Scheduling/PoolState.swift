@@ -1,0 +1,72 @@
+import Foundation
+
+/// What the scheduler knows of one pool of one backend: the latest capability report plus what it has placed
+/// there since.
+public struct PoolState: Sendable, Hashable {
+    /// `host@backend#pool`.
+    public var name: String
+    /// `host@backend`.
+    public var backend: String
+    public var poolName: String
+    public var availabilityZone: String
+    public var totalCapacityGB: Capacity
+    public var freeCapacityGB: Capacity
+    public var allocatedCapacityGB: Double
+    public var provisionedCapacityGB: Double
+    public var reservedPercentage: Double
+    public var maxOverSubscriptionRatio: Double
+    public var thinProvisioningSupport: Bool
+    public var thickProvisioningSupport: Bool
+    public var totalVolumes: Int
+    /// Every capability of the pool (its own and the backend's), for the CapabilitiesFilter and get_pools.
+    public var capabilities: [String: JSONValue]
+    public var updatedAt: Date
+
+    public init(
+        backend: String, poolName: String, availabilityZone: String, totalCapacityGB: Capacity,
+        freeCapacityGB: Capacity, allocatedCapacityGB: Double = 0, provisionedCapacityGB: Double = 0,
+        reservedPercentage: Double = 0, maxOverSubscriptionRatio: Double = 20, thinProvisioningSupport: Bool = false,
+        thickProvisioningSupport: Bool = true, totalVolumes: Int = 0, capabilities: [String: JSONValue] = [:],
+        updatedAt: Date = Date()
+    ) {
+        self.name = "\(backend)#\(poolName)"
+        self.backend = backend
+        self.poolName = poolName
+        self.availabilityZone = availabilityZone
+        self.totalCapacityGB = totalCapacityGB
+        self.freeCapacityGB = freeCapacityGB
+        self.allocatedCapacityGB = allocatedCapacityGB
+        self.provisionedCapacityGB = provisionedCapacityGB
+        self.reservedPercentage = reservedPercentage
+        self.maxOverSubscriptionRatio = maxOverSubscriptionRatio
+        self.thinProvisioningSupport = thinProvisioningSupport
+        self.thickProvisioningSupport = thickProvisioningSupport
+        self.totalVolumes = totalVolumes
+        self.capabilities = capabilities
+        self.updatedAt = updatedAt
+    }
+
+    /// Records a volume the scheduler just placed here, so the next decision sees the space as taken before
+    /// the backend's next report arrives.
+    public mutating func consume(sizeGB: Int) {
+        let size = Double(sizeGB)
+        allocatedCapacityGB += size
+        provisionedCapacityGB += size
+        totalVolumes += 1
+        if case .gb(let free) = freeCapacityGB, !thinProvisioningSupport {
+            freeCapacityGB = .gb(free - size)
+        }
+    }
+
+    /// Free capacity as thin provisioning sees it (`volume_utils.calculate_virtual_free_capacity`).
+    public func virtualFreeCapacity(thin: Bool) -> Double {
+        guard let total = totalCapacityGB.value, let free = freeCapacityGB.value else {
+            return freeCapacityGB == .infinite ? .infinity : -1
+        }
+        let reserved = (total * reservedPercentage / 100).rounded(.down)
+        if thin && thinProvisioningSupport {
+            return total * maxOverSubscriptionRatio - provisionedCapacityGB - reserved
+        }
+        return free - reserved
+    }
+}

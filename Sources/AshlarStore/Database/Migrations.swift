@@ -1,0 +1,114 @@
+import Logging
+import SQLKit
+
+/// The schema, as numbered steps. Each step runs once; the applied version is kept in `schema_version`.
+/// Types are chosen to mean the same on SQLite and PostgreSQL; timestamps are seconds since 1970 as doubles.
+enum Migrations {
+    static let steps: [[String]] = [
+        [
+            """
+            CREATE TABLE volumes (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(255) NOT NULL,
+                user_id VARCHAR(255) NOT NULL,
+                name VARCHAR(255),
+                description VARCHAR(255),
+                size INTEGER NOT NULL,
+                status VARCHAR(64) NOT NULL,
+                attach_status VARCHAR(64) NOT NULL,
+                availability_zone VARCHAR(255) NOT NULL,
+                volume_type_id VARCHAR(36) NOT NULL,
+                host VARCHAR(255),
+                bootable BOOLEAN NOT NULL,
+                multiattach BOOLEAN NOT NULL,
+                encrypted BOOLEAN NOT NULL,
+                snapshot_id VARCHAR(36),
+                source_volid VARCHAR(36),
+                migration_status VARCHAR(255),
+                replication_status VARCHAR(255),
+                previous_status VARCHAR(255),
+                consumes_quota BOOLEAN NOT NULL,
+                metadata TEXT NOT NULL,
+                admin_metadata TEXT NOT NULL,
+                image_metadata TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION,
+                launched_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX volumes_project_created ON volumes (project_id, created_at)",
+            "CREATE INDEX volumes_host ON volumes (host)",
+            "CREATE INDEX volumes_type ON volumes (volume_type_id)",
+            """
+            CREATE TABLE volume_types (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL UNIQUE,
+                description VARCHAR(255),
+                is_public BOOLEAN NOT NULL,
+                extra_specs TEXT NOT NULL,
+                qos_specs_id VARCHAR(36),
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            """
+            CREATE TABLE volume_type_projects (
+                volume_type_id VARCHAR(36) NOT NULL REFERENCES volume_types (id) ON DELETE CASCADE,
+                project_id VARCHAR(255) NOT NULL,
+                PRIMARY KEY (volume_type_id, project_id)
+            )
+            """,
+            """
+            CREATE TABLE default_types (
+                project_id VARCHAR(255) PRIMARY KEY,
+                volume_type_id VARCHAR(36) NOT NULL REFERENCES volume_types (id)
+            )
+            """,
+            """
+            CREATE TABLE services (
+                host VARCHAR(255) NOT NULL,
+                binary_name VARCHAR(255) NOT NULL,
+                topic VARCHAR(255) NOT NULL,
+                availability_zone VARCHAR(255) NOT NULL,
+                disabled BOOLEAN NOT NULL,
+                disabled_reason VARCHAR(255),
+                frozen BOOLEAN NOT NULL,
+                report_count INTEGER NOT NULL,
+                backend_state VARCHAR(64),
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION,
+                PRIMARY KEY (host, binary_name)
+            )
+            """,
+            """
+            CREATE TABLE messages (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(255) NOT NULL,
+                request_id VARCHAR(255),
+                resource_type VARCHAR(255),
+                resource_uuid VARCHAR(36),
+                event_id VARCHAR(255) NOT NULL,
+                message_level VARCHAR(255) NOT NULL,
+                user_message TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                expires_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+        ]
+    ]
+
+    static func run(on db: any SQLDatabase, logger: Logger) async throws {
+        try await db.raw("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").run()
+        let rows = try await db.raw("SELECT version FROM schema_version").all()
+        var version = try rows.first?.decode(column: "version", as: Int.self) ?? 0
+        if rows.isEmpty { try await db.raw("INSERT INTO schema_version (version) VALUES (0)").run() }
+        while version < steps.count {
+            for statement in steps[version] {
+                try await db.raw(SQLQueryString(statement)).run()
+            }
+            version += 1
+            try await db.raw("UPDATE schema_version SET version = \(bind: version)").run()
+            logger.info("database schema migrated", metadata: ["version": "\(version)"])
+        }
+    }
+}

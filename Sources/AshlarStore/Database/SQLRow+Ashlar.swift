@@ -1,0 +1,31 @@
+import Foundation
+import SQLKit
+
+extension SQLRow {
+    /// Decodes a timestamp column stored as seconds since 1970.
+    func date(_ column: String) throws -> Date {
+        Date(timeIntervalSince1970: try decode(column: column, as: Double.self))
+    }
+
+    func optionalDate(_ column: String) throws -> Date? {
+        try decode(column: column, as: Double?.self).map(Date.init(timeIntervalSince1970:))
+    }
+
+    /// Decodes a string map stored as JSON text.
+    func stringMap(_ column: String) throws -> [String: String] {
+        let text = try decode(column: column, as: String.self)
+        return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
+    }
+}
+
+/// Encodes a string map as canonical JSON text for a TEXT column.
+func encodeMap(_ map: [String: String]) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .sortedKeys
+    return String(decoding: (try? encoder.encode(map)) ?? Data("{}".utf8), as: UTF8.self)
+}
+
+extension Date {
+    /// The stored form of a timestamp.
+    var stored: Double { timeIntervalSince1970 }
+}

@@ -1,0 +1,43 @@
+import AshlarCore
+import Foundation
+import SQLKit
+
+/// User messages: what went wrong with an asynchronous operation, told to the project that asked for it.
+public struct MessageStore: Sendable {
+    let db: AshlarDatabase
+
+    public init(db: AshlarDatabase) { self.db = db }
+
+    public func insert(_ m: UserMessage) async throws {
+        try await db.write.insert(into: "messages")
+            .columns(
+                "id", "project_id", "request_id", "resource_type", "resource_uuid", "event_id", "message_level",
+                "user_message", "created_at", "expires_at")
+            .values(
+                SQLBind(m.id), SQLBind(m.projectID), SQLBind(m.requestID), SQLBind(m.resourceType),
+                SQLBind(m.resourceUUID), SQLBind(m.eventID), SQLBind(m.level), SQLBind(m.userMessage),
+                SQLBind(m.createdAt.stored), SQLBind(m.expiresAt.stored))
+            .run()
+    }
+
+    public func list(projectID: String?, resourceUUID: String? = nil) async throws -> [UserMessage] {
+        let select = db.read.select().column("*").from("messages")
+        if let projectID { select.where("project_id", .equal, projectID) }
+        if let resourceUUID { select.where("resource_uuid", .equal, resourceUUID) }
+        return try await select.orderBy("created_at", .descending).all().map(Self.decode)
+    }
+
+    static func decode(_ row: any SQLRow) throws -> UserMessage {
+        UserMessage(
+            id: try row.decode(column: "id", as: String.self),
+            projectID: try row.decode(column: "project_id", as: String.self),
+            requestID: try row.decode(column: "request_id", as: String?.self),
+            resourceType: try row.decode(column: "resource_type", as: String?.self),
+            resourceUUID: try row.decode(column: "resource_uuid", as: String?.self),
+            eventID: try row.decode(column: "event_id", as: String.self),
+            level: try row.decode(column: "message_level", as: String.self),
+            userMessage: try row.decode(column: "user_message", as: String.self),
+            createdAt: try row.date("created_at"),
+            expiresAt: try row.date("expires_at"))
+    }
+}

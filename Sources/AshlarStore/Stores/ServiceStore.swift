@@ -1,0 +1,79 @@
+import AshlarCore
+import Foundation
+import SQLKit
+
+/// The services table: each scheduler and volume backend registers here and heartbeats.
+public struct ServiceStore: Sendable {
+    let db: AshlarDatabase
+
+    public init(db: AshlarDatabase) { self.db = db }
+
+    /// Creates the row if it is missing and refreshes topic and zone; keeps the admin's enabled/disabled choice.
+    public func register(host: String, binary: String, topic: String, availabilityZone: String) async throws {
+        let now = Date().stored
+        let existing = try await get(host: host, binary: binary)
+        if existing == nil {
+            try await db.write.insert(into: "services")
+                .columns(
+                    "host", "binary_name", "topic", "availability_zone", "disabled", "disabled_reason", "frozen",
+                    "report_count", "backend_state", "created_at", "updated_at")
+                .values(
+                    SQLBind(host), SQLBind(binary), SQLBind(topic), SQLBind(availabilityZone), SQLBind(false),
+                    SQLBind(String?.none), SQLBind(false), SQLBind(0), SQLBind(String?.none), SQLBind(now), SQLBind(now))
+                .run()
+        } else {
+            try await db.write.update("services").set("topic", to: topic).set("availability_zone", to: availabilityZone)
+                .set("updated_at", to: now).where("host", .equal, host).where("binary_name", .equal, binary).run()
+        }
+    }
+
+    /// Records a heartbeat.
+    public func heartbeat(host: String, binary: String, backendState: String? = nil) async throws {
+        let builder = db.write.update("services")
+            .set("updated_at", to: Date().stored)
+            .set("report_count", to: SQLRaw("report_count + 1"))
+        if let backendState { builder.set("backend_state", to: backendState) }
+        try await builder.where("host", .equal, host).where("binary_name", .equal, binary).run()
+    }
+
+    public func get(host: String, binary: String) async throws -> ServiceRecord? {
+        try await db.read.select().column("*").from("services").where("host", .equal, host)
+            .where("binary_name", .equal, binary).first().map(Self.decode)
+    }
+
+    public func list(host: String? = nil, binary: String? = nil) async throws -> [ServiceRecord] {
+        let select = db.read.select().column("*").from("services")
+        if let host { select.where("host", .equal, host) }
+        if let binary { select.where("binary_name", .equal, binary) }
+        return try await select.orderBy("binary_name").orderBy("host").all().map(Self.decode)
+    }
+
+    /// Enables or disables every service of `binary` on `host` (a backend host `node@backend`, or `node` for all
+    /// of a node's backends); returns the services changed.
+    public func setDisabled(host: String, binary: String, disabled: Bool, reason: String?) async throws
+        -> [ServiceRecord]
+    {
+        let builder = db.write.update("services").set("disabled", to: disabled).set("disabled_reason", to: SQLBind(reason))
+        builder.where("binary_name", .equal, binary)
+        builder.where { group in
+            group.where("host", .equal, host).orWhere(SQLIdentifier("host"), .like, SQLBind(host + "@%"))
+        }
+        return try await builder.returning("*").all().map(Self.decode)
+    }
+
+    static func decode(_ row: any SQLRow) throws -> ServiceRecord {
+        ServiceRecord(
+            host: try row.decode(column: "host", as: String.self),
+            binary: try row.decode(column: "binary_name", as: String.self),
+            topic: try row.decode(column: "topic", as: String.self),
+            availabilityZone: try row.decode(column: "availability_zone", as: String.self),
+            disabled: try row.decode(column: "disabled", as: Bool.self),
+            disabledReason: try row.decode(column: "disabled_reason", as: String?.self),
+            frozen: try row.decode(column: "frozen", as: Bool.self),
+            reportCount: try row.decode(column: "report_count", as: Int.self),
+            createdAt: try row.date("created_at"),
+            updatedAt: try row.optionalDate("updated_at"),
+            backendState: try row.decode(column: "backend_state", as: String?.self)
+        )
+    }
+}

@@ -1,0 +1,281 @@
+import AshlarCore
+import Foundation
+import SQLKit
+
+/// Volumes in the database. Status changes are compare-and-swaps: a change applies only when the row still
+/// matches the expected state, and the caller learns whether it did.
+public struct VolumeStore: Sendable {
+    let db: AshlarDatabase
+
+    public init(db: AshlarDatabase) { self.db = db }
+
+    /// The fields a list may filter and sort on, with their columns.
+    public static let columns: [String: String] = [
+        "id": "id", "name": "name", "display_name": "name", "description": "description",
+        "display_description": "description", "status": "status", "size": "size",
+        "availability_zone": "availability_zone", "bootable": "bootable", "created_at": "created_at",
+        "updated_at": "updated_at", "volume_type_id": "volume_type_id", "host": "host", "user_id": "user_id",
+        "project_id": "project_id", "attach_status": "attach_status", "migration_status": "migration_status",
+        "multiattach": "multiattach", "encrypted": "encrypted", "snapshot_id": "snapshot_id",
+        "source_volid": "source_volid", "consumes_quota": "consumes_quota", "replication_status": "replication_status",
+    ]
+    /// Columns that may hold NULL; compared through COALESCE in keyset pagination.
+    static let nullableText: Set<String> = [
+        "name", "description", "host", "migration_status", "snapshot_id", "source_volid", "replication_status",
+    ]
+
+    public func insert(_ v: Volume) async throws {
+        try await db.write.insert(into: "volumes")
+            .columns(
+                "id", "project_id", "user_id", "name", "description", "size", "status", "attach_status",
+                "availability_zone", "volume_type_id", "host", "bootable", "multiattach", "encrypted", "snapshot_id",
+                "source_volid", "migration_status", "replication_status", "previous_status", "consumes_quota",
+                "metadata", "admin_metadata", "image_metadata", "created_at", "updated_at", "launched_at"
+            )
+            .values(
+                SQLBind(v.id), SQLBind(v.projectID), SQLBind(v.userID), SQLBind(v.name), SQLBind(v.description),
+                SQLBind(v.size), SQLBind(v.status.rawValue), SQLBind(v.attachStatus.rawValue),
+                SQLBind(v.availabilityZone), SQLBind(v.volumeTypeID), SQLBind(v.host), SQLBind(v.bootable),
+                SQLBind(v.multiattach), SQLBind(v.encrypted), SQLBind(v.snapshotID), SQLBind(v.sourceVolumeID),
+                SQLBind(v.migrationStatus), SQLBind(v.replicationStatus), SQLBind(v.previousStatus),
+                SQLBind(v.consumesQuota), SQLBind(encodeMap(v.metadata)), SQLBind(encodeMap(v.adminMetadata)),
+                SQLBind(encodeMap(v.imageMetadata)), SQLBind(v.createdAt.stored), SQLBind(v.updatedAt?.stored),
+                SQLBind(v.launchedAt?.stored)
+            )
+            .run()
+    }
+
+    /// The volume with this id, in any project; nil when there is none.
+    public func get(_ id: String) async throws -> Volume? {
+        try await db.read.select().column("*").from("volumes").where("id", .equal, id).first().map(Self.decode)
+    }
+
+    /// The volume with this id if `projectID` may see it (nil project: any).
+    public func get(_ id: String, projectID: String?) async throws -> Volume? {
+        guard let v = try await get(id) else { return nil }
+        if let projectID, v.projectID != projectID { return nil }
+        return v
+    }
+
+    /// One page of volumes. Throws `.notFound` when the marker does not exist.
+    public func list(_ query: ListQuery) async throws -> [Volume] {
+        let select = db.read.select().column("*").from("volumes")
+        try applyFilters(query, to: select)
+        var sort = query.sort
+        for tie in ["created_at", "id"] where !sort.contains(where: { Self.columns[$0.field] == tie }) {
+            sort.append(ListQuery.SortKey(tie, ascending: sort.last?.ascending ?? false))
+        }
+        if let marker = query.marker {
+            guard let last = try await get(marker, projectID: query.projectID) else {
+                throw AshlarError(.notFound, "Marker \(marker) could not be found.")
+            }
+            select.where(try keysetPredicate(after: last, sort: sort))
+        }
+        for key in sort {
+            guard let column = Self.columns[key.field] else {
+                throw AshlarError.invalidInput("Invalid sort key \(key.field)")
+            }
+            select.orderBy(column, key.ascending ? .ascending : .descending)
+        }
+        if let limit = query.limit { select.limit(limit) }
+        if let offset = query.offset, offset > 0 {
+            if query.limit == nil { select.limit(Int(Int32.max)) }
+            select.offset(offset)
+        }
+        return try await select.all().map(Self.decode)
+    }
+
+    /// How many volumes match the query's filters (pagination ignored).
+    public func count(_ query: ListQuery) async throws -> Int {
+        let select = db.read.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("volumes")
+        try applyFilters(query, to: select)
+        return try await select.first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Count and total size of a project's volumes (nil: all projects).
+    public func totals(projectID: String?, query: ListQuery? = nil) async throws -> (count: Int, gigabytes: Int) {
+        let select = db.read.select()
+            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
+            .column(SQLFunction("COALESCE", args: SQLFunction("SUM", args: SQLIdentifier("size")), SQLLiteral.numeric("0")), as: "gb")
+            .from("volumes")
+        try applyFilters(query ?? ListQuery(projectID: projectID), to: select)
+        guard let row = try await select.first() else { return (0, 0) }
+        return (try row.decode(column: "n", as: Int.self), try row.decode(column: "gb", as: Int.self))
+    }
+
+    /// Volume counts by status, for metrics.
+    public func countsByStatus() async throws -> [String: Int] {
+        let rows = try await db.read.select().column("status")
+            .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("volumes").groupBy("status").all()
+        var result: [String: Int] = [:]
+        for row in rows { result[try row.decode(column: "status", as: String.self)] = try row.decode(column: "n", as: Int.self) }
+        return result
+    }
+
+    /// Volumes placed on a backend (`host@backend`, any pool).
+    public func onBackend(_ backend: String) async throws -> [Volume] {
+        try await db.read.select().column("*").from("volumes")
+            .where(SQLIdentifier("host"), .like, SQLBind(backend.replacingOccurrences(of: "%", with: "") + "#%"))
+            .all().map(Self.decode)
+    }
+
+    /// Applies `update` when the row matches `condition`; returns the updated volume, or nil when it did not match.
+    @discardableResult
+    public func update(_ id: String, where condition: VolumeCondition = .init(), set update: VolumeUpdate)
+        async throws -> Volume?
+    {
+        let builder = db.write.update("volumes")
+        update.apply(to: builder)
+        builder.set("updated_at", to: Date().stored)
+        builder.where("id", .equal, id)
+        condition.apply(to: builder)
+        return try await builder.returning("*").first().map(Self.decode)
+    }
+
+    /// Removes the row; true when a row was removed. With `expected`, only while the status is one of those.
+    @discardableResult
+    public func delete(_ id: String, expected: Set<VolumeStatus>? = nil) async throws -> Bool {
+        let builder = db.write.delete(from: "volumes").where("id", .equal, id)
+        if let expected { builder.where("status", .in, expected.map(\.rawValue)) }
+        return try await !builder.returning("id").all().isEmpty
+    }
+
+    /// Whether any volume uses the type.
+    public func anyUses(typeID: String) async throws -> Bool {
+        try await db.read.select().column("id").from("volumes").where("volume_type_id", .equal, typeID).limit(1)
+            .first() != nil
+    }
+
+    // MARK: - Query building
+
+    private func applyFilters(_ query: ListQuery, to builder: some SQLPredicateBuilder) throws {
+        if let project = query.projectID { builder.where("project_id", .equal, project) }
+        for condition in query.conditions {
+            guard let column = Self.columns[condition.field] else {
+                throw AshlarError.invalidInput("Invalid filter key \(condition.field)")
+            }
+            builder.where(try Self.predicate(column: column, condition.op, condition.value))
+        }
+        for (key, value) in query.metadata.sorted(by: { $0.key < $1.key }) {
+            builder.where(metadataValue(key), .equal, SQLBind(value))
+        }
+    }
+
+    /// `metadata[key]` in this dialect.
+    private func metadataValue(_ key: String) -> any SQLExpression {
+        let path = "$.\"" + key.replacingOccurrences(of: "\"", with: "") + "\""
+        return SQLFunction("json_extract", args: SQLIdentifier("metadata"), SQLBind(path))
+    }
+
+    static func predicate(column: String, _ op: ListQuery.Operator, _ value: ListQuery.Value) throws
+        -> any SQLExpression
+    {
+        let bind: any SQLExpression
+        switch value {
+        case .string(let s): bind = SQLBind(s)
+        case .int(let i): bind = SQLBind(i)
+        case .bool(let b): bind = SQLBind(b)
+        case .date(let d): bind = SQLBind(d.stored)
+        case .null:
+            return SQLBinaryExpression(
+                SQLIdentifier(column), op == .neq ? SQLBinaryOperator.isNot : .is, SQLLiteral.null)
+        }
+        let sqlOp: SQLBinaryOperator
+        switch op {
+        case .eq: sqlOp = .equal
+        case .neq: sqlOp = .notEqual
+        case .gt: sqlOp = .greaterThan
+        case .gte: sqlOp = .greaterThanOrEqual
+        case .lt: sqlOp = .lessThan
+        case .lte: sqlOp = .lessThanOrEqual
+        case .like:
+            guard case .string(let s) = value else { throw AshlarError.invalidInput("\(column)~ needs a text value") }
+            let escaped = s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
+                .replacingOccurrences(of: "_", with: "\\_")
+            return SQLQueryString("\(ident: column) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\'")
+        }
+        return SQLBinaryExpression(SQLIdentifier(column), sqlOp, bind)
+    }
+
+    /// Rows strictly after `last` in `sort` order: (k1 > m1) OR (k1 = m1 AND k2 > m2) OR ….
+    private func keysetPredicate(after last: Volume, sort: [ListQuery.SortKey]) throws -> any SQLExpression {
+        var alternatives: [any SQLExpression] = []
+        var equalities: [any SQLExpression] = []
+        for key in sort {
+            guard let column = Self.columns[key.field] else { throw AshlarError.invalidInput("Invalid sort key \(key.field)") }
+            let (lhs, rhs) = Self.comparable(column: column, of: last)
+            let step = SQLBinaryExpression(lhs, key.ascending ? .greaterThan : .lessThan, rhs)
+            alternatives.append(SQLGroupExpression(SQLList(equalities + [step], separator: SQLRaw(" AND "))))
+            equalities.append(SQLBinaryExpression(lhs, .equal, rhs))
+        }
+        return SQLGroupExpression(SQLList(alternatives, separator: SQLRaw(" OR ")))
+    }
+
+    /// A column and the marker's value for it, NULLs folded so that comparisons are total.
+    private static func comparable(column: String, of v: Volume) -> (any SQLExpression, any SQLExpression) {
+        let value: any Encodable & Sendable
+        switch column {
+        case "id": value = v.id
+        case "name": value = v.name ?? ""
+        case "description": value = v.description ?? ""
+        case "status": value = v.status.rawValue
+        case "size": value = v.size
+        case "availability_zone": value = v.availabilityZone
+        case "bootable": value = v.bootable
+        case "created_at": value = v.createdAt.stored
+        case "updated_at": value = v.updatedAt?.stored ?? 0
+        case "volume_type_id": value = v.volumeTypeID
+        case "host": value = v.host ?? ""
+        case "user_id": value = v.userID
+        case "project_id": value = v.projectID
+        case "attach_status": value = v.attachStatus.rawValue
+        case "migration_status": value = v.migrationStatus ?? ""
+        case "multiattach": value = v.multiattach
+        case "encrypted": value = v.encrypted
+        case "snapshot_id": value = v.snapshotID ?? ""
+        case "source_volid": value = v.sourceVolumeID ?? ""
+        case "consumes_quota": value = v.consumesQuota
+        default: value = v.replicationStatus ?? ""
+        }
+        let lhs: any SQLExpression
+        if nullableText.contains(column) {
+            lhs = SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.string(""))
+        } else if column == "updated_at" {
+            lhs = SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.numeric("0"))
+        } else {
+            lhs = SQLIdentifier(column)
+        }
+        return (lhs, SQLBind(value))
+    }
+
+    static func decode(_ row: any SQLRow) throws -> Volume {
+        Volume(
+            id: try row.decode(column: "id", as: String.self),
+            projectID: try row.decode(column: "project_id", as: String.self),
+            userID: try row.decode(column: "user_id", as: String.self),
+            name: try row.decode(column: "name", as: String?.self),
+            description: try row.decode(column: "description", as: String?.self),
+            size: try row.decode(column: "size", as: Int.self),
+            status: VolumeStatus(try row.decode(column: "status", as: String.self)),
+            attachStatus: AttachStatus(try row.decode(column: "attach_status", as: String.self)),
+            availabilityZone: try row.decode(column: "availability_zone", as: String.self),
+            volumeTypeID: try row.decode(column: "volume_type_id", as: String.self),
+            host: try row.decode(column: "host", as: String?.self),
+            bootable: try row.decode(column: "bootable", as: Bool.self),
+            multiattach: try row.decode(column: "multiattach", as: Bool.self),
+            encrypted: try row.decode(column: "encrypted", as: Bool.self),
+            snapshotID: try row.decode(column: "snapshot_id", as: String?.self),
+            sourceVolumeID: try row.decode(column: "source_volid", as: String?.self),
+            migrationStatus: try row.decode(column: "migration_status", as: String?.self),
+            replicationStatus: try row.decode(column: "replication_status", as: String?.self),
+            previousStatus: try row.decode(column: "previous_status", as: String?.self),
+            consumesQuota: try row.decode(column: "consumes_quota", as: Bool.self),
+            metadata: try row.stringMap("metadata"),
+            adminMetadata: try row.stringMap("admin_metadata"),
+            imageMetadata: try row.stringMap("image_metadata"),
+            createdAt: try row.date("created_at"),
+            updatedAt: try row.optionalDate("updated_at"),
+            launchedAt: try row.optionalDate("launched_at")
+        )
+    }
+}

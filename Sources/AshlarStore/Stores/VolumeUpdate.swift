@@ -1,0 +1,93 @@
+import AshlarCore
+import Foundation
+import SQLKit
+
+/// The columns a change sets; nil leaves a column alone. Double optionals set a nullable column to NULL.
+public struct VolumeUpdate: Sendable {
+    public var status: VolumeStatus?
+    public var attachStatus: AttachStatus?
+    public var host: String??
+    public var name: String??
+    public var description: String??
+    public var size: Int?
+    public var bootable: Bool?
+    public var availabilityZone: String?
+    public var migrationStatus: String??
+    public var previousStatus: String??
+    public var metadata: [String: String]?
+    public var adminMetadata: [String: String]?
+    public var imageMetadata: [String: String]?
+    public var launchedAt: Date?
+
+    public init(
+        status: VolumeStatus? = nil, attachStatus: AttachStatus? = nil, host: String?? = nil, name: String?? = nil,
+        description: String?? = nil, size: Int? = nil, bootable: Bool? = nil, availabilityZone: String? = nil,
+        migrationStatus: String?? = nil, previousStatus: String?? = nil, metadata: [String: String]? = nil,
+        adminMetadata: [String: String]? = nil, imageMetadata: [String: String]? = nil, launchedAt: Date? = nil
+    ) {
+        self.status = status
+        self.attachStatus = attachStatus
+        self.host = host
+        self.name = name
+        self.description = description
+        self.size = size
+        self.bootable = bootable
+        self.availabilityZone = availabilityZone
+        self.migrationStatus = migrationStatus
+        self.previousStatus = previousStatus
+        self.metadata = metadata
+        self.adminMetadata = adminMetadata
+        self.imageMetadata = imageMetadata
+        self.launchedAt = launchedAt
+    }
+
+    func apply(to builder: SQLUpdateBuilder) {
+        if let status { builder.set("status", to: status.rawValue) }
+        if let attachStatus { builder.set("attach_status", to: attachStatus.rawValue) }
+        if let host { builder.set("host", to: SQLBind(host)) }
+        if let name { builder.set("name", to: SQLBind(name)) }
+        if let description { builder.set("description", to: SQLBind(description)) }
+        if let size { builder.set("size", to: size) }
+        if let bootable { builder.set("bootable", to: bootable) }
+        if let availabilityZone { builder.set("availability_zone", to: availabilityZone) }
+        if let migrationStatus { builder.set("migration_status", to: SQLBind(migrationStatus)) }
+        if let previousStatus { builder.set("previous_status", to: SQLBind(previousStatus)) }
+        if let metadata { builder.set("metadata", to: encodeMap(metadata)) }
+        if let adminMetadata { builder.set("admin_metadata", to: encodeMap(adminMetadata)) }
+        if let imageMetadata { builder.set("image_metadata", to: encodeMap(imageMetadata)) }
+        if let launchedAt { builder.set("launched_at", to: launchedAt.stored) }
+    }
+}
+
+/// What a row must still look like for a change to apply: the "compare" of compare-and-swap.
+public struct VolumeCondition: Sendable {
+    public var statusIn: Set<VolumeStatus>?
+    public var statusNotIn: Set<VolumeStatus>?
+    public var attachStatusNot: AttachStatus?
+    /// The metadata must still equal this map (for read-modify-write of the metadata column).
+    public var metadataEquals: [String: String]?
+    public var imageMetadataEquals: [String: String]?
+    public var adminMetadataEquals: [String: String]?
+
+    public init(
+        statusIn: Set<VolumeStatus>? = nil, statusNotIn: Set<VolumeStatus>? = nil, attachStatusNot: AttachStatus? = nil,
+        metadataEquals: [String: String]? = nil, imageMetadataEquals: [String: String]? = nil,
+        adminMetadataEquals: [String: String]? = nil
+    ) {
+        self.statusIn = statusIn
+        self.statusNotIn = statusNotIn
+        self.attachStatusNot = attachStatusNot
+        self.metadataEquals = metadataEquals
+        self.imageMetadataEquals = imageMetadataEquals
+        self.adminMetadataEquals = adminMetadataEquals
+    }
+
+    func apply(to builder: SQLUpdateBuilder) {
+        if let statusIn { builder.where("status", .in, statusIn.map(\.rawValue).sorted()) }
+        if let statusNotIn { builder.where("status", .notIn, statusNotIn.map(\.rawValue).sorted()) }
+        if let attachStatusNot { builder.where("attach_status", .notEqual, attachStatusNot.rawValue) }
+        if let metadataEquals { builder.where("metadata", .equal, encodeMap(metadataEquals)) }
+        if let imageMetadataEquals { builder.where("image_metadata", .equal, encodeMap(imageMetadataEquals)) }
+        if let adminMetadataEquals { builder.where("admin_metadata", .equal, encodeMap(adminMetadataEquals)) }
+    }
+}
