@@ -1,0 +1,24 @@
+import AshlarCore
+import Foundation
+
+/// Handles messages that arrive for one server.
+public protocol RPCEndpoint: Sendable {
+    /// Handles one message. For a call, the returned JSON is the reply (nil means `null`); for casts and
+    /// fanouts it is dropped. A thrown `AshlarError` travels back to a caller with its code and message.
+    func handle(_ message: RPCMessage) async throws -> Data?
+}
+
+/// The message bus: in-process for `ashlar serve`, RabbitMQ for the distributed services. Nothing above this
+/// protocol knows which one it talks to.
+public protocol RPCTransport: Sendable {
+    /// Sends without waiting for a result: to one server of the topic, or the target's own server.
+    func cast(_ message: RPCMessage, to target: RPCTarget) async throws
+    /// Sends and waits up to `timeout` for the reply. A remote failure is rethrown as the `AshlarError` it was;
+    /// no reply in time throws `.unavailable`.
+    func call(_ message: RPCMessage, to target: RPCTarget, timeout: Duration) async throws -> Data?
+    /// Sends to every server listening on the topic.
+    func fanout(_ message: RPCMessage, topic: String) async throws
+    /// Consumes messages for `topic` (shared, round-robin), `topic.server` and the topic's fanout until the
+    /// calling task is cancelled. Each message is handled in its own task.
+    func serve(topic: String, server: String, endpoint: any RPCEndpoint) async throws
+}

@@ -1,0 +1,172 @@
+import AshlarCore
+import AshlarMessaging
+import AshlarStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The scheduler: takes capability reports, places new volumes with the filter scheduler, and tells the user
+/// exactly why when nothing fits.
+public struct SchedulerService: Service {
+    public let host: String
+    public let availabilityZone: String
+    public let scheduler: FilterScheduler
+    public let maxAttempts: Int
+    public let initWaitTime: Duration
+    public let serviceDownTime: Int
+    public let reportInterval: Duration
+    public let hostManager: HostManager
+    let volumes: VolumeStore
+    let types: VolumeTypeStore
+    let services: ServiceStore
+    let messages: MessageStore
+    let transport: any RPCTransport
+    let logger: Logger
+    let startedAt = ContinuousClock.now
+
+    public init(
+        host: String, availabilityZone: String, scheduler: FilterScheduler, maxAttempts: Int, initWaitTime: Duration,
+        serviceDownTime: Int, reportInterval: Duration, database: AshlarDatabase, transport: any RPCTransport,
+        logger: Logger
+    ) {
+        self.host = host
+        self.availabilityZone = availabilityZone
+        self.scheduler = scheduler
+        self.maxAttempts = maxAttempts
+        self.initWaitTime = initWaitTime
+        self.serviceDownTime = serviceDownTime
+        self.reportInterval = reportInterval
+        self.hostManager = HostManager()
+        self.volumes = VolumeStore(db: database)
+        self.types = VolumeTypeStore(db: database)
+        self.services = ServiceStore(db: database)
+        self.messages = MessageStore(db: database)
+        self.transport = transport
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try await services.register(
+            host: host, binary: ServiceRecord.schedulerBinary, topic: SchedulerRPC.topic,
+            availabilityZone: availabilityZone)
+        let endpoint = SchedulerEndpoint(service: self)
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    try await transport.serve(topic: SchedulerRPC.topic, server: host, endpoint: endpoint)
+                }
+                group.addTask {
+                    // Ask the backends for their capabilities now rather than waiting for their next report.
+                    try? await VolumeRPC.Client(transport: transport).publishServiceCapabilities(
+                        context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
+                    while !Task.isCancelled {
+                        do {
+                            try await services.heartbeat(host: host, binary: ServiceRecord.schedulerBinary)
+                        } catch {
+                            logger.warning("scheduler heartbeat failed: \(error)")
+                        }
+                        try await Task.sleep(for: reportInterval)
+                    }
+                }
+            }
+        } onGracefulShutdown: {}
+    }
+
+    /// Places a volume and casts its creation to the chosen backend.
+    func createVolume(_ args: SchedulerRPC.CreateVolume, context: CallerContext) async {
+        var log = logger
+        log[metadataKey: "request_id"] = "\(context.requestID)"
+        do {
+            guard let volume = try await volumes.get(args.volumeID), volume.status == .creating else { return }
+            var spec = args.requestSpec
+            if spec.attemptedHosts.count >= maxAttempts {
+                try await fail(
+                    volume, context: context,
+                    detail:
+                        "Exceeded the maximum number of scheduling attempts (\(maxAttempts)); tried \(spec.attemptedHosts.joined(separator: ", ")).")
+                return
+            }
+            await waitForFirstReports()
+            let usable = try await usableBackends()
+            let candidates = await hostManager.pools(usable: usable)
+            switch scheduler.choose(from: candidates, for: spec) {
+            case .chosen(let pool):
+                await hostManager.consume(pool: pool, sizeGB: spec.size)
+                guard
+                    try await volumes.update(
+                        volume.id, where: .init(statusIn: [.creating]),
+                        set: .init(host: .some(pool.name), availabilityZone: pool.availabilityZone)) != nil
+                else { return }
+                log.info("volume \(volume.id) scheduled to \(pool.name)")
+                spec.availabilityZone = spec.availabilityZone ?? pool.availabilityZone
+                try await VolumeRPC.Client(transport: transport).createVolume(
+                    host: pool.name, .init(volumeID: volume.id, requestSpec: spec), context: context)
+            case .noValidBackend(let rejections):
+                var detail = "No valid backend was found."
+                if candidates.isEmpty && rejections.isEmpty {
+                    detail += " No volume service is up and enabled."
+                } else if !rejections.isEmpty {
+                    detail += " " + rejections.map(\.description).joined(separator: "; ") + "."
+                }
+                try await fail(volume, context: context, detail: detail)
+            }
+        } catch {
+            log.error("scheduling volume \(args.volumeID) failed: \(error)")
+            if let volume = try? await volumes.get(args.volumeID) {
+                try? await fail(volume, context: context, detail: "Scheduling failed: \(error)")
+            }
+        }
+    }
+
+    /// The backends whose volume service is up and enabled.
+    func usableBackends() async throws -> Set<String> {
+        let now = Date()
+        return Set(
+            try await services.list(binary: ServiceRecord.volumeBinary)
+                .filter { !$0.disabled && !$0.frozen && $0.isUp(now: now, downTime: serviceDownTime) }
+                .map(\.host))
+    }
+
+    /// After a start, waits (up to `scheduler_driver_init_wait_time`) for the first reports before deciding.
+    func waitForFirstReports() async {
+        while await !hostManager.hasReports, ContinuousClock.now - startedAt < initWaitTime {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    private func fail(_ volume: Volume, context: CallerContext, detail: String) async throws {
+        logger.warning(
+            "volume \(volume.id) could not be scheduled: \(detail)", metadata: ["request_id": "\(context.requestID)"])
+        try await volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+        try await messages.insert(
+            UserMessage(
+                projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
+                resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
+                userMessage: "schedule allocate volume: \(detail)"))
+    }
+}
+
+/// The RPC face of the scheduler.
+struct SchedulerEndpoint: RPCEndpoint {
+    let service: SchedulerService
+
+    func handle(_ message: RPCMessage) async throws -> Data? {
+        switch message.method {
+        case SchedulerRPC.Method.createVolume:
+            await service.createVolume(try message.arguments(SchedulerRPC.CreateVolume.self), context: message.context)
+            return nil
+        case SchedulerRPC.Method.updateServiceCapabilities:
+            let report = try message.arguments(SchedulerRPC.CapabilityReport.self)
+            await service.hostManager.update(
+                backend: report.host, availabilityZone: report.availabilityZone, capabilities: report.capabilities,
+                timestamp: report.timestamp)
+            return nil
+        case SchedulerRPC.Method.getPools:
+            let pools = await service.hostManager.allPools()
+            let list: [JSONValue] = pools.map { .object(["name": .string($0.name), "capabilities": .object($0.capabilities)]) }
+            return try RPCCoding.encoder.encode(JSONValue.array(list))
+        default:
+            throw AshlarError(.invalidInput, "The scheduler has no method \(message.method).")
+        }
+    }
+}

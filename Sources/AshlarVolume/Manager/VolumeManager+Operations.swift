@@ -1,0 +1,99 @@
+import AshlarCore
+import AshlarMessaging
+import AshlarStore
+import Foundation
+import Logging
+
+extension VolumeManager {
+    /// Creates the volume on the backend. On a driver failure the volume goes back to the scheduler for another
+    /// backend while attempts remain, else to `error` with a user message.
+    func create(_ args: VolumeRPC.CreateVolume, context: CallerContext) async {
+        var log = logger
+        log[metadataKey: "request_id"] = "\(context.requestID)"
+        do {
+            guard let volume = try await volumes.get(args.volumeID), volume.status == .creating else {
+                log.info("create of volume \(args.volumeID) skipped: it is gone or no longer creating")
+                return
+            }
+            do {
+                try await driver.createVolume(id: volume.id, sizeGB: volume.size)
+            } catch {
+                log.error("create of volume \(volume.id) failed: \(error)")
+                try? await driver.deleteVolume(id: volume.id)
+                if args.allowReschedule {
+                    var spec = args.requestSpec
+                    spec.attemptedHosts.append(host)
+                    try await scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context)
+                } else {
+                    try await fail(volume, context: context, reason: "\(error)")
+                }
+                return
+            }
+            let done = try await volumes.update(
+                volume.id, where: .init(statusIn: [.creating]), set: .init(status: .available, launchedAt: Date()))
+            if done == nil {
+                // Deleted or reset while we worked: whatever we made must not outlive the row.
+                if try await volumes.get(volume.id) == nil { try await driver.deleteVolume(id: volume.id) }
+                log.info("volume \(volume.id) changed during create; left as it is")
+            } else {
+                log.info("volume \(volume.id) created", metadata: ["size_gb": "\(volume.size)"])
+            }
+        } catch {
+            log.error("create of volume \(args.volumeID) could not be completed: \(error)")
+        }
+    }
+
+    private func fail(_ volume: Volume, context: CallerContext, reason: String) async throws {
+        try await volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+        try await messages.insert(
+            UserMessage(
+                projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
+                resourceUUID: volume.id, eventID: "VOLUME_VOLUME_003_009",
+                userMessage: "create volume from backend storage: \(host) failed to create the volume: \(reason)"))
+    }
+
+    /// Deletes the volume's data, then its row. A failure leaves it in `error_deleting` for a retry.
+    func delete(_ volumeID: String, context: CallerContext) async {
+        var log = logger
+        log[metadataKey: "request_id"] = "\(context.requestID)"
+        do {
+            do {
+                try await driver.deleteVolume(id: volumeID)
+            } catch {
+                log.error("delete of volume \(volumeID) failed: \(error)")
+                try await volumes.update(
+                    volumeID, where: .init(statusIn: [.deleting, .errorManagingDeleting]),
+                    set: .init(status: .errorDeleting))
+                return
+            }
+            try await volumes.delete(volumeID, expected: [.deleting, .errorManagingDeleting])
+            log.info("volume \(volumeID) deleted")
+            try? await publishCapabilities()
+        } catch {
+            log.error("delete of volume \(volumeID) could not be completed: \(error)")
+        }
+    }
+}
+
+/// The RPC face of a volume manager.
+struct VolumeEndpoint: RPCEndpoint {
+    let manager: VolumeManager
+
+    func handle(_ message: RPCMessage) async throws -> Data? {
+        switch message.method {
+        case VolumeRPC.Method.createVolume:
+            await manager.create(try message.arguments(VolumeRPC.CreateVolume.self), context: message.context)
+            return nil
+        case VolumeRPC.Method.deleteVolume:
+            await manager.delete(try message.arguments(VolumeRPC.DeleteVolume.self).volumeID, context: message.context)
+            return nil
+        case VolumeRPC.Method.publishServiceCapabilities:
+            try await manager.publishCapabilities()
+            return nil
+        case VolumeRPC.Method.getCapabilities:
+            return try RPCCoding.encoder.encode(try await manager.currentCapabilities())
+        default:
+            throw AshlarError(.invalidInput, "The volume service has no method \(message.method).")
+        }
+    }
+}

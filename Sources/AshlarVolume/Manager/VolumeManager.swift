@@ -1,0 +1,119 @@
+import AshlarCore
+import AshlarMessaging
+import AshlarStore
+import Foundation
+import Logging
+import ServiceLifecycle
+
+/// The volume service of one backend (`host@backend`): registers itself, recovers what a crash interrupted,
+/// heartbeats and reports capabilities, and serves the backend's RPC topic.
+public struct VolumeManager: Service {
+    /// `node@backend`.
+    public let host: String
+    public let backendName: String
+    public let availabilityZone: String
+    public let driver: any VolumeDriver
+    public let volumes: VolumeStore
+    public let services: ServiceStore
+    public let messages: MessageStore
+    public let transport: any RPCTransport
+    public let reportInterval: Duration
+    public let logger: Logger
+
+    public init(
+        host: String, backendName: String, availabilityZone: String, driver: any VolumeDriver, database: AshlarDatabase,
+        transport: any RPCTransport, reportInterval: Duration, logger: Logger
+    ) {
+        self.host = host
+        self.backendName = backendName
+        self.availabilityZone = availabilityZone
+        self.driver = driver
+        self.volumes = VolumeStore(db: database)
+        self.services = ServiceStore(db: database)
+        self.messages = MessageStore(db: database)
+        self.transport = transport
+        self.reportInterval = reportInterval
+        var logger = logger
+        logger[metadataKey: "backend"] = "\(host)"
+        self.logger = logger
+    }
+
+    var scheduler: SchedulerRPC.Client { .init(transport: transport) }
+
+    public func run() async throws {
+        try await services.register(
+            host: host, binary: ServiceRecord.volumeBinary, topic: VolumeRPC.topic, availabilityZone: availabilityZone)
+        var driverReady = false
+        do {
+            try await driver.doSetup()
+            driverReady = true
+        } catch {
+            logger.error("driver setup failed; the backend stays down: \(error)")
+            try await services.heartbeat(host: host, binary: ServiceRecord.volumeBinary, backendState: "down")
+        }
+        if driverReady { await recoverInterruptedWork() }
+        let ready = driverReady
+        let endpoint = VolumeEndpoint(manager: self)
+        let node = host.split(separator: "@").first.map(String.init) ?? host
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    try await transport.serve(topic: "\(VolumeRPC.topic).\(host)", server: node, endpoint: endpoint)
+                }
+                group.addTask {
+                    // Heartbeat and report until shutdown; a failed round is logged and retried next interval.
+                    while !Task.isCancelled {
+                        await reportState(driverReady: ready)
+                        try await Task.sleep(for: reportInterval)
+                    }
+                }
+            }
+        } onGracefulShutdown: {}
+    }
+
+    /// Heartbeat plus a capability report to the schedulers.
+    func reportState(driverReady: Bool) async {
+        do {
+            try await services.heartbeat(
+                host: host, binary: ServiceRecord.volumeBinary, backendState: driverReady ? "up" : "down")
+            if driverReady { try await publishCapabilities() }
+        } catch {
+            logger.warning("could not report state: \(error)")
+        }
+    }
+
+    func publishCapabilities() async throws {
+        let capabilities = try await currentCapabilities()
+        try await scheduler.updateServiceCapabilities(
+            .init(
+                serviceName: VolumeRPC.topic, host: host, availabilityZone: availabilityZone,
+                capabilities: capabilities, timestamp: Date().timeIntervalSince1970),
+            context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
+    }
+
+    func currentCapabilities() async throws -> [String: JSONValue] {
+        let placed = try await volumes.onBackend(host)
+        return try await driver.stats(provisionedGB: placed.reduce(0) { $0 + $1.size }, volumeCount: placed.count)
+    }
+
+    /// Finishes or fails what a previous run left in flight, so that nothing stays in a transitional state:
+    /// `creating` becomes `error` (its file, if any, is removed), `deleting` is deleted again.
+    func recoverInterruptedWork() async {
+        do {
+            for volume in try await volumes.onBackend(host) {
+                switch volume.status {
+                case .creating:
+                    try? await driver.deleteVolume(id: volume.id)
+                    try await volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+                    logger.info("volume \(volume.id) was being created when the service stopped; set to error")
+                case .deleting, .errorManagingDeleting:
+                    await delete(volume.id, context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
+                default:
+                    break
+                }
+            }
+        } catch {
+            logger.error("start-up recovery failed: \(error)")
+        }
+    }
+}
