@@ -41,3 +41,18 @@ public struct MessageStore: Sendable {
             expiresAt: try row.date("expires_at"))
     }
 }
+
+extension MessageStore {
+    public func get(_ id: String) async throws -> UserMessage? {
+        try await db.read.select().column("*").from("messages").where("id", .equal, id).first().map(Self.decode)
+    }
+
+    public func delete(id: String) async throws {
+        try await db.write.delete(from: "messages").where("id", .equal, id).run()
+    }
+
+    /// Removes messages past their `guaranteed_until`.
+    public func reap(now: Date = Date()) async throws {
+        try await db.write.delete(from: "messages").where("expires_at", .lessThan, now.stored).run()
+    }
+}

@@ -1,0 +1,49 @@
+import AshlarCore
+import AshlarMessaging
+import AshlarStore
+import Logging
+import Prometheus
+
+/// Everything the API needs: options, stores, RPC clients and the metrics registry.
+public struct APIEnvironment: Sendable {
+    public var osapiMaxLimit: Int
+    public var maxRequestBodySize: Int
+    public var defaultVolumeType: String
+    public var defaultAvailabilityZone: String
+    public var serviceDownTime: Int
+    public var quotas: QuotaDefaults
+    /// The project of requests that name none (noauth with a dummy token and no project in the URL).
+    public var defaultProjectID: String
+
+    public let database: AshlarDatabase
+    public let volumes: VolumeStore
+    public let types: VolumeTypeStore
+    public let services: ServiceStore
+    public let messages: MessageStore
+    public let transport: any RPCTransport
+    public let registry: PrometheusCollectorRegistry
+    public let logger: Logger
+
+    public init(config: AshlarConfig, database: AshlarDatabase, transport: any RPCTransport,
+        registry: PrometheusCollectorRegistry, logger: Logger, defaultProjectID: String = "admin")
+    {
+        self.osapiMaxLimit = config.osapiMaxLimit
+        self.maxRequestBodySize = config.osapiMaxRequestBodySize
+        self.defaultVolumeType = config.defaultVolumeType
+        self.defaultAvailabilityZone = config.defaultAvailabilityZone
+        self.serviceDownTime = config.serviceDownTime
+        self.quotas = config.quotas
+        self.defaultProjectID = defaultProjectID
+        self.database = database
+        self.volumes = VolumeStore(db: database)
+        self.types = VolumeTypeStore(db: database)
+        self.services = ServiceStore(db: database)
+        self.messages = MessageStore(db: database)
+        self.transport = transport
+        self.registry = registry
+        self.logger = logger
+    }
+
+    var scheduler: SchedulerRPC.Client { .init(transport: transport) }
+    var volumeRPC: VolumeRPC.Client { .init(transport: transport) }
+}

@@ -1,0 +1,148 @@
+import AshlarCore
+import AshlarStore
+import Foundation
+import Hummingbird
+import Logging
+
+/// `POST /volumes/{id}/action`: one action per body, named by its only key.
+struct VolumeActionsController {
+    let env: APIEnvironment
+    let volumes: VolumesController
+
+    func register(on router: Router<APIRequestContext>) {
+        router.post("/v3/volumes/:id/action", use: act)
+    }
+
+    /// Actions that need backend work arriving in later releases: refused clearly, changing nothing.
+    static let later: Set<String> = [
+        "os-extend", "os-reserve", "os-unreserve", "os-begin_detaching", "os-roll_detaching",
+        "os-initialize_connection", "os-terminate_connection", "os-attach", "os-detach", "os-force_detach",
+        "os-migrate_volume", "os-migrate_volume_completion", "os-extend_volume_completion", "os-volume_upload_image",
+        "os-retype", "revert", "os-reimage", "os-unmanage",
+    ]
+
+    func act(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let body = try await request.json(context, limit: env.maxRequestBodySize)
+        guard case .object(let top) = body, top.count == 1, let (action, argument) = top.first else {
+            throw AshlarError(.invalidInput, "Malformed request body: an action body has exactly one key, the action's name.")
+        }
+        let volume = try await volumes.find(context)
+        let fields = Fields(argument.objectValue ?? [:])
+        if !argument.isNull, argument.objectValue == nil {
+            throw AshlarError(.invalidInput, "Invalid input for field/attribute \(action). Value: \(argument.rendered). It must be an object.")
+        }
+        switch action {
+        case "os-set_bootable":
+            guard let bootable = try fields.bool("bootable") else {
+                throw AshlarError(.invalidInput, "Invalid input received: 'bootable' is a required property.")
+            }
+            try await change(volume, .init(bootable: bootable))
+            return JSONResponse.empty(.ok)
+        case "os-update_readonly_flag":
+            guard let readonly = try fields.bool("readonly") else {
+                throw AshlarError(.invalidInput, "Invalid input received: 'readonly' is a required property.")
+            }
+            var admin = volume.adminMetadata
+            admin["readonly"] = readonly ? "True" : "False"
+            let done = try await env.volumes.update(
+                volume.id, where: .init(statusIn: [.available], adminMetadataEquals: volume.adminMetadata),
+                set: .init(adminMetadata: admin))
+            if done == nil {
+                throw AshlarError.invalidVolume("The volume must be available to change its read-only flag (it is \(volume.status.rawValue)).")
+            }
+            return JSONResponse.empty(.accepted)
+        case "os-reset_status":
+            try context.requireAdmin("volume_extension:volume_admin_actions:reset_status")
+            try await resetStatus(volume, fields, context)
+            return JSONResponse.empty(.accepted)
+        case "os-force_delete":
+            try context.requireAdmin("volume_extension:volume_admin_actions:force_delete")
+            try await VolumesController.startDelete(volume, force: true, env: env, context: context)
+            return JSONResponse.empty(.accepted)
+        case "os-set_image_metadata":
+            guard let metadata = try fields.metadata("metadata", nullable: false) else {
+                throw AshlarError(.invalidInput, "Invalid input received: 'metadata' is a required property.")
+            }
+            let updated = try await modifyImageMetadata(volume) { $0.merging(metadata) { _, new in new } }
+            return JSONResponse.make(["metadata": .object(updated.mapValues(JSONValue.string))])
+        case "os-unset_image_metadata":
+            let key = try fields.requiredString("key")
+            guard volume.imageMetadata[key] != nil else {
+                throw AshlarError(.notFound, "Glance metadata for volume \(volume.id) with key \(key) could not be found.")
+            }
+            _ = try await modifyImageMetadata(volume) { $0.filter { $0.key != key } }
+            return JSONResponse.empty(.ok)
+        case "os-show_image_metadata":
+            return JSONResponse.make(["metadata": .object(volume.imageMetadata.mapValues(JSONValue.string))])
+        default:
+            if Self.later.contains(action) {
+                throw AshlarError(.notImplemented, "The action \(action) is not available yet in this Ashlar version.")
+            }
+            throw AshlarError(.invalidInput, "There is no such action: \(action)")
+        }
+    }
+
+    private func change(_ volume: Volume, _ update: VolumeUpdate) async throws {
+        guard try await env.volumes.update(volume.id, where: .init(statusNotIn: [.maintenance]), set: update) != nil else {
+            throw AshlarError.invalidVolume("The volume is in maintenance.")
+        }
+    }
+
+    /// Read-modify-write of the image metadata, retried when a concurrent change got there first.
+    private func modifyImageMetadata(_ volume: Volume, _ change: ([String: String]) -> [String: String]) async throws
+        -> [String: String]
+    {
+        var current = volume
+        for _ in 0..<20 {
+            let next = change(current.imageMetadata)
+            if let done = try await env.volumes.update(
+                current.id, where: .init(statusNotIn: [.maintenance], imageMetadataEquals: current.imageMetadata),
+                set: .init(imageMetadata: next))
+            {
+                return done.imageMetadata
+            }
+            guard let reread = try await env.volumes.get(current.id) else { throw AshlarError.volumeNotFound(current.id) }
+            if reread.status == .maintenance { throw AshlarError.invalidVolume("The volume is in maintenance.") }
+            current = reread
+        }
+        throw AshlarError(.conflict, "The volume's image metadata is being changed concurrently; try again.")
+    }
+
+    /// `os-reset_status`: sets the fields directly, refusing `deleting` and statuses Cinder does not know.
+    private func resetStatus(_ volume: Volume, _ fields: Fields, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(["status", "attach_status", "migration_status"])
+        let status = try fields.string("status", nullable: false) ?? nil
+        let attach = try fields.string("attach_status", nullable: false) ?? nil
+        let migration = try fields.string("migration_status") ?? nil
+        if status == nil && attach == nil && !fields.has("migration_status") {
+            throw AshlarError(.invalidInput, "Invalid input received: Must specify 'status', 'attach_status' or 'migration_status' for update.")
+        }
+        var update = VolumeUpdate()
+        if let status {
+            let s = VolumeStatus(status.lowercased())
+            guard VolumeStatus.all.contains(s), !VolumeTransitions.resetRefused.contains(s) else {
+                throw AshlarError(.invalidInput, "Invalid input received: Status '\(status)' cannot be set with os-reset_status.")
+            }
+            if s == .inUse {
+                throw AshlarError(.invalidInput, "Invalid input received: Volume \(volume.id) cannot be set to in-use: it has no attachments.")
+            }
+            update.status = s
+        }
+        if let attach {
+            let a = AttachStatus(attach.lowercased())
+            guard a == .attached || a == .detached else {
+                throw AshlarError(.invalidInput, "Invalid input received: Must specify a valid attach status: attached or detached, not '\(attach)'.")
+            }
+            update.attachStatus = a
+        }
+        if fields.has("migration_status") {
+            let allowed: Set<String> = ["migrating", "error", "success", "completing", "none", "starting"]
+            if let migration, !allowed.contains(migration.lowercased()) {
+                throw AshlarError(.invalidInput, "Invalid input received: Must specify a valid migration status, not '\(migration)'.")
+            }
+            update.migrationStatus = .some(migration?.lowercased() == "none" ? nil : migration?.lowercased())
+        }
+        guard try await env.volumes.update(volume.id, set: update) != nil else { throw AshlarError.volumeNotFound(volume.id) }
+        context.logger.info("volume \(volume.id) status reset", metadata: ["status": "\(status ?? "-")"])
+    }
+}

@@ -1,0 +1,350 @@
+import AshlarCore
+import AshlarMessaging
+import AshlarStore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+
+/// `/volumes`: create, list, show, update, delete, summary.
+struct VolumesController {
+    let env: APIEnvironment
+
+    func register(on router: Router<APIRequestContext>) {
+        router.post("/v3/volumes", use: create)
+        router.get("/v3/volumes", use: { try await list($0, $1, detail: false) })
+        router.get("/v3/volumes/detail", use: { try await list($0, $1, detail: true) })
+        router.get("/v3/volumes/summary", use: summary)
+        router.get("/v3/volumes/:id", use: show)
+        router.put("/v3/volumes/:id", use: update)
+        router.delete("/v3/volumes/:id", use: delete)
+    }
+
+    /// The fields a list may filter on before 3.31 and generically after (`resource_filters.json`).
+    static let userFilters: Set<String> = [
+        "name", "status", "metadata", "bootable", "migration_status", "availability_zone", "group_id", "size",
+        "created_at", "updated_at", "consumes_quota",
+    ]
+
+    // MARK: Create
+
+    func create(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let body = try await request.object("volume", context, limit: env.maxRequestBodySize)
+        var allowed: Set<String> = [
+            "name", "description", "display_name", "display_description", "volume_type", "metadata", "snapshot_id",
+            "source_volid", "consistencygroup_id", "size", "availability_zone", "multiattach", "image_id", "imageRef",
+        ]
+        if context.version >= APIVersion(3, 13) { allowed.insert("group_id") }
+        if context.version >= APIVersion(3, 47) { allowed.insert("backup_id") }
+        if context.version >= APIVersion(3, 53) { try body.rejectUnknown(allowed) }
+
+        let name = try body.string("name") ?? body.string("display_name")
+        let description = try body.string("description") ?? body.string("display_description")
+        let metadata = try body.metadata("metadata") ?? [:]
+        let size = try body.positiveInt("size")
+        if body.has("multiattach") {
+            throw AshlarError(
+                .invalidInput,
+                "The multiattach parameter is no longer supported; use a volume type with the extra spec multiattach=\"<is> True\".")
+        }
+        if let snapshotID = try body.uuid("snapshot_id"), let snapshotID {
+            throw AshlarError(.notFound, "Snapshot \(snapshotID) could not be found.")
+        }
+        if let sourceID = try body.uuid("source_volid"), let sourceID {
+            guard try await env.volumes.get(sourceID, projectID: context.caller.projectID) != nil else {
+                throw AshlarError.volumeNotFound(sourceID)
+            }
+            throw AshlarError(.notImplemented, "Cloning a volume (source_volid) is not available yet in this Ashlar version.")
+        }
+        for key in ["imageRef", "image_id", "backup_id"] {
+            if let value = try body.string(key), value != nil {
+                throw AshlarError(.notImplemented, "Creating a volume from \(key) is not available yet in this Ashlar version.")
+            }
+        }
+        guard let size else {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: size is required when the volume is not made from a snapshot, volume, image or backup.")
+        }
+        if let limit = Optional(env.quotas.perVolumeSizeLimit), limit >= 0, size > limit {
+            throw AshlarError(
+                .overLimit,
+                "VolumeSizeExceedsLimit: Requested volume size \(size)G is larger than maximum allowed limit \(limit)G.")
+        }
+
+        let type = try await resolveType(try body.string("volume_type") ?? nil, context: context)
+        try checkTypeSizeLimits(type, size: size)
+        var zone: String? = nil
+        if let requested = try body.string("availability_zone"), let requested {
+            let zones = Set(try await env.services.list(binary: ServiceRecord.volumeBinary).map(\.availabilityZone))
+            guard zones.contains(requested) else {
+                throw AshlarError(.invalidInput, "Invalid input received: Availability zone '\(requested)' is invalid.")
+            }
+            zone = requested
+        }
+        var hints: [String: String] = [:]
+        if case .object(let h) = body.top["OS-SCH-HNT:scheduler_hints"] ?? .null {
+            hints = h.mapValues { $0.stringValue ?? $0.rendered }
+        }
+        _ = hints  // Scheduler hints are taken by the filters of a later release; accepted here as Cinder does.
+
+        let volume = Volume(
+            projectID: context.caller.projectID, userID: context.caller.userID, name: name ?? nil,
+            description: description ?? nil, size: size, status: .creating,
+            availabilityZone: zone ?? env.defaultAvailabilityZone, volumeTypeID: type.id,
+            multiattach: type.isMultiattach, metadata: metadata)
+        try await env.volumes.insert(volume)
+        let spec = RequestSpec(
+            volumeID: volume.id, size: size, availabilityZone: zone, volumeTypeName: type.name,
+            extraSpecs: type.extraSpecs)
+        do {
+            try await env.scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context.caller)
+        } catch {
+            // Without a scheduler the volume can never leave `creating`: say so now rather than leave it stuck.
+            try await env.volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+            throw AshlarError(.unavailable, "The scheduler could not be reached: \(error)")
+        }
+        context.logger.info("volume \(volume.id) accepted", metadata: ["size_gb": "\(size)", "type": "\(type.name)"])
+        return JSONResponse.make(["volume": VolumeView.detail(volume, typeName: type.name, context)], status: .accepted)
+    }
+
+    /// The type a create asks for, by id or name, or the project's default type.
+    func resolveType(_ requested: String?, context: APIRequestContext) async throws -> VolumeType {
+        if let requested {
+            guard let type = try await env.types.find(requested) else {
+                throw AshlarError(.notFound, "Volume type with name \(requested) could not be found.")
+            }
+            if !type.isPublic, !context.caller.isAdmin,
+                !(try await env.types.projects(typeID: type.id)).contains(context.caller.projectID)
+            {
+                throw AshlarError(.notFound, "Volume type with name \(requested) could not be found.")
+            }
+            return type
+        }
+        return try await DefaultTypes.resolve(env: env, projectID: context.caller.projectID)
+    }
+
+    /// `provisioning:min_vol_size` / `provisioning:max_vol_size`.
+    func checkTypeSizeLimits(_ type: VolumeType, size: Int) throws(AshlarError) {
+        if let min = type.extraSpecs["provisioning:min_vol_size"].flatMap(Int.init), size < min {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: Volume size \(size)GiB is less than the minimum size \(min)GiB of volume type \(type.name).")
+        }
+        if let max = type.extraSpecs["provisioning:max_vol_size"].flatMap(Int.init), size > max {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: Volume size \(size)GiB is larger than the maximum size \(max)GiB of volume type \(type.name).")
+        }
+    }
+
+    // MARK: Read
+
+    func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let volume = try await find(context)
+        let typeName = try await env.types.get(id: volume.volumeTypeID)?.name
+        return JSONResponse.make(["volume": VolumeView.detail(volume, typeName: typeName, context)])
+    }
+
+    func find(_ context: APIRequestContext) async throws -> Volume {
+        let id = context.parameters.get("id") ?? ""
+        guard let volume = try await env.volumes.get(id, projectID: context.caller.isAdmin ? nil : context.caller.projectID)
+        else { throw AshlarError.volumeNotFound(id) }
+        return volume
+    }
+
+    func list(_ request: Request, _ context: APIRequestContext, detail: Bool) async throws -> Response {
+        let params = ListParameters(request)
+        let filtered = try await listQuery(params, context)
+        let page = try params.pagination(maxLimit: env.osapiMaxLimit)
+        var volumes: [Volume] = []
+        if var query = filtered {
+            query.limit = page.limit
+            query.marker = page.marker
+            query.offset = page.offset
+            volumes = try await env.volumes.list(query)
+        }
+        var body: [String: JSONValue] = [:]
+        if detail {
+            let typeNames = Dictionary(
+                try await env.types.list().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
+            body["volumes"] = .array(volumes.map { VolumeView.detail($0, typeName: typeNames[$0.volumeTypeID], context) })
+        } else {
+            body["volumes"] = .array(volumes.map { VolumeView.summary($0, context) })
+        }
+        if let last = volumes.last, page.limit <= volumes.count {
+            body["volumes_links"] = Links.next(
+                context, path: detail ? "volumes/detail" : "volumes", parameters: params, lastID: last.id)
+        }
+        if try params.withCount(context) {
+            var count = 0
+            if let filtered { count = try await env.volumes.count(filtered) }
+            body["count"] = .int(Int64(count))
+        }
+        return JSONResponse.make(.object(body))
+    }
+
+    /// Filters and sort of a volume list; nil when a filter names a field volumes do not have, which gives an
+    /// admin an empty list, as Cinder's database layer does.
+    func listQuery(_ params: ListParameters, _ context: APIRequestContext) async throws -> ListQuery? {
+        var matchesNothing = false
+        var query = ListQuery(projectID: params.allTenants(context) ? nil : context.caller.projectID)
+        let sortable: Set<String> = Set(VolumeStore.columns.keys)
+        query.sort = try params.sortKeys(allowed: sortable)
+        for (rawKey, value) in params.params where !ListParameters.reserved.contains(rawKey) {
+            var key = rawKey
+            var like = false
+            if key.hasSuffix("~") {
+                guard context.version >= APIVersion(3, 34) else { continue }
+                key.removeLast()
+                like = true
+            }
+            if key == "display_name" { key = "name" }
+            if key == "project_id" {
+                if context.caller.isAdmin { query.projectID = value }
+                continue
+            }
+            if !Self.userFilters.contains(key) && !context.caller.isAdmin {
+                if context.version >= APIVersion(3, 31) {
+                    throw AshlarError(.invalidInput, "Invalid input received: Invalid filters \(rawKey) are found in query options.")
+                }
+                continue
+            }
+            switch key {
+            case "metadata":
+                guard let pairs = ListParameters.parseLiteralDict(value) else {
+                    throw AshlarError(.invalidInput, "Invalid input received: metadata filter '\(value)' is not a dictionary, e.g. {'key': 'value'}")
+                }
+                query.metadata.merge(pairs) { _, new in new }
+            case "bootable":
+                guard let b = ExtraSpecMatcher.parseBool(value) else {
+                    if context.version >= APIVersion(3, 2) {
+                        throw AshlarError(.invalidInput, "Invalid input received: bootable={\(value)} is not a boolean.")
+                    }
+                    continue
+                }
+                query.conditions.append(.init("bootable", .eq, .bool(b)))
+            case "size":
+                guard let n = Int(value) else {
+                    throw AshlarError(.invalidInput, "Invalid input received: size filter '\(value)' is not a whole number.")
+                }
+                query.conditions.append(.init("size", .eq, .int(n)))
+            case "created_at", "updated_at":
+                if context.version >= APIVersion(3, 60) {
+                    query.conditions += try ListParameters.timeConditions(field: key, text: value)
+                } else if let date = Timestamp.parse(value) {
+                    query.conditions.append(.init(key, .eq, .date(date)))
+                }
+            case "consumes_quota", "multiattach", "encrypted":
+                guard let b = ExtraSpecMatcher.parseBool(value) else {
+                    throw AshlarError(.invalidInput, "Invalid input received: \(key)={\(value)} is not a boolean.")
+                }
+                query.conditions.append(.init(key, .eq, .bool(b)))
+            case "volume_type":
+                let type = try await env.types.find(value)
+                query.conditions.append(.init("volume_type_id", .eq, .string(type?.id ?? value)))
+            case "group_id":
+                // No volume belongs to a group yet.
+                matchesNothing = true
+            default:
+                if VolumeStore.columns[key] != nil {
+                    query.conditions.append(.init(key, like ? .like : .eq, .string(value)))
+                } else {
+                    matchesNothing = true
+                }
+            }
+        }
+        return matchesNothing ? nil : query
+    }
+
+    func summary(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try context.require(APIVersion(3, 12))
+        let params = ListParameters(request)
+        let query = try await listQuery(params, context)
+        var totals = (count: 0, gigabytes: 0)
+        if let query { totals = try await env.volumes.totals(projectID: query.projectID, query: query) }
+        var summary: [String: JSONValue] = [
+            "total_count": .int(Int64(totals.count)), "total_size": .int(Int64(totals.gigabytes)),
+        ]
+        if context.version >= APIVersion(3, 36) {
+            var merged: [String: Set<String>] = [:]
+            for v in query == nil ? [] : try await env.volumes.list(query!) {
+                for (k, value) in v.metadata { merged[k, default: []].insert(value) }
+            }
+            summary["metadata"] = .object(merged.mapValues { .array($0.sorted().map(JSONValue.string)) })
+        }
+        return JSONResponse.make(["volume-summary": .object(summary)])
+    }
+
+    // MARK: Update
+
+    func update(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let body = try await request.object("volume", context, limit: env.maxRequestBodySize)
+        let allowed: Set<String> = ["name", "description", "display_name", "display_description", "metadata"]
+        if context.version >= APIVersion(3, 53) {
+            try body.rejectUnknown(allowed)
+            if body.values.isEmpty {
+                throw AshlarError(.invalidInput, "Invalid input received: {} does not have enough properties.")
+            }
+        }
+        let name = try body.string("name") ?? body.string("display_name")
+        let description = try body.string("description") ?? body.string("display_description")
+        let metadata = try body.metadata("metadata")
+        let volume = try await find(context)
+        guard
+            let updated = try await env.volumes.update(
+                volume.id, where: .init(statusNotIn: VolumeTransitions.updateRefused),
+                set: .init(name: name, description: description, metadata: metadata))
+        else {
+            if try await env.volumes.get(volume.id) == nil { throw AshlarError.volumeNotFound(volume.id) }
+            throw AshlarError.invalidVolume("The volume is in maintenance and cannot be updated.")
+        }
+        let typeName = try await env.types.get(id: updated.volumeTypeID)?.name
+        return JSONResponse.make(["volume": VolumeView.detail(updated, typeName: typeName, context)])
+    }
+
+    // MARK: Delete
+
+    func delete(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        let params = ListParameters(request)
+        func flag(_ key: String) throws(AshlarError) -> Bool {
+            guard let text = params.value(key) else { return false }
+            guard let b = ExtraSpecMatcher.parseBool(text) else {
+                throw AshlarError(.invalidInput, "Invalid input received: \(key)='\(text)' is not a boolean.")
+            }
+            return b
+        }
+        _ = try flag("cascade")  // No snapshots exist to cascade to before snapshots arrive.
+        var force = false
+        if context.version >= APIVersion(3, 23) {
+            force = try flag("force")
+            if force { try context.requireAdmin("volume:force_delete") }
+        }
+        let volume = try await find(context)
+        try await Self.startDelete(volume, force: force, env: env, context: context)
+        return JSONResponse.empty(.accepted)
+    }
+
+    /// Moves the volume to `deleting` with one compare-and-swap and hands it to its backend. Of two racing
+    /// deletes exactly one passes; the other gets Cinder's 400.
+    static func startDelete(_ volume: Volume, force: Bool, env: APIEnvironment, context: APIRequestContext)
+        async throws
+    {
+        let condition: VolumeCondition =
+            force
+            ? .init(statusNotIn: VolumeTransitions.forceDeleteRefused, attachStatusNot: .attached)
+            : .init(statusIn: VolumeTransitions.deletable, attachStatusNot: .attached)
+        let target = VolumeTransitions.deletingStatus(from: volume.status)
+        guard
+            let deleting = try await env.volumes.update(
+                volume.id, where: condition, set: .init(status: target, previousStatus: .some(volume.status.rawValue)))
+        else {
+            guard let current = try await env.volumes.get(volume.id) else { throw AshlarError.volumeNotFound(volume.id) }
+            throw AshlarError.invalidVolume(
+                "Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (It is \(current.status.rawValue), attach status \(current.attachStatus.rawValue).)")
+        }
+        guard let host = deleting.host else {
+            // Never placed: nothing exists on a backend, so the row goes at once.
+            try await env.volumes.delete(deleting.id)
+            return
+        }
+        try await env.volumeRPC.deleteVolume(host: host, .init(volumeID: deleting.id), context: context.caller)
+    }
+}

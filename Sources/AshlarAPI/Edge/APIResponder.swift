@@ -1,0 +1,153 @@
+import AshlarCore
+import Foundation
+import HTTPTypes
+import Hummingbird
+import Logging
+import Metrics
+import NIOCore
+
+/// The edge of the API, in front of the router: request id, microversion, noauth identity, the optional
+/// project in the path, metrics, and the one mapping from errors to Cinder fault bodies.
+struct APIResponder: HTTPResponder {
+    typealias Context = APIRequestContext
+
+    let router: RouterResponder<APIRequestContext>
+    let environment: APIEnvironment
+
+    /// Top-level names under `/v3/` that are resources, not project ids.
+    static let resourceNames: Set<String> = [
+        "volumes", "types", "os-services", "os-availability-zone", "limits", "messages", "default-types",
+        "scheduler-stats", "capabilities", "os-quota-sets", "os-quota-class-sets", "snapshots", "attachments", "backups",
+        "extensions", "qos-specs", "os-hosts", "clusters", "workers", "resource_filters", "groups", "group_types",
+        "group_snapshots", "os-volume-transfer", "volume-transfers", "manageable_volumes", "manageable_snapshots",
+        "os-volume-manage", "os-snapshot-manage", "consistencygroups", "cgsnapshots",
+    ]
+
+    func respond(to request: Request, context: APIRequestContext) async throws -> Response {
+        let started = ContinuousClock.now
+        var context = context
+        let requestID = "req-" + UUID().uuidString.lowercased()
+        context.requestID = requestID
+        context.logger[metadataKey: "request_id"] = .string(requestID)
+        let host = request.head.authority ?? "localhost"
+        context.baseURL = "http://\(host)"
+
+        var isV3 = false
+        var response: Response
+        do {
+            let path = request.uri.path
+            if path == "/" || path == "" {
+                response = JSONResponse.make(VersionsView.document(base: context.baseURL), status: .multipleChoices)
+            } else if path == "/v3" || path == "/v3/" {
+                isV3 = true
+                response = JSONResponse.make(VersionsView.document(base: context.baseURL), status: .ok)
+            } else if path.hasPrefix("/v3/") {
+                isV3 = true
+                context.version = try APIVersion.negotiate(header: request.headers[Self.versionHeader])
+                response = try await routeV3(request, path: path, context: &context)
+            } else {
+                response = try await router.respond(to: request, context: context)
+            }
+        } catch {
+            let (status, message) = Fault.map(error)
+            if status.code >= 500 {
+                context.logger.error("\(request.method) \(request.uri.path) failed: \(String(reflecting: error))")
+            }
+            response = JSONResponse.make(Fault.body(status: status, message: message), status: status)
+        }
+        response.headers[Self.requestIDHeader] = requestID
+        response.headers[Self.computeRequestIDHeader] = requestID
+        if isV3 {
+            response.headers[Self.versionHeader] = "volume \(context.version)"
+            response.headers[.vary] = "OpenStack-API-Version"
+        }
+        let route = context.endpointPath ?? "unmatched"
+        let elapsed = ContinuousClock.now - started
+        context.logger.info(
+            "\(request.method) \(request.uri) \(response.status.code)",
+            metadata: ["route": "\(route)", "ms": "\(Self.milliseconds(elapsed))"])
+        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(response.status.code))]
+        Counter(label: "ashlar_http_requests_total", dimensions: dimensions).increment()
+        Metrics.Timer(label: "ashlar_http_request_duration_seconds", dimensions: Array(dimensions.prefix(2)))
+            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        return response
+    }
+
+    /// Strips the optional project from `/v3/{project}/…`, establishes the caller and routes.
+    private func routeV3(_ request: Request, path: String, context: inout APIRequestContext) async throws -> Response {
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        // segments: "", "v3", first, rest…
+        var routedPath = path
+        if segments.count > 3, !Self.resourceNames.contains(String(segments[2])), !segments[2].isEmpty {
+            context.urlProjectID = String(segments[2])
+            routedPath = "/v3/" + segments[3...].joined(separator: "/")
+        } else if segments.count == 3, !Self.resourceNames.contains(String(segments[2])) {
+            // `/v3/{project}` alone: Cinder has nothing there.
+            throw AshlarError(.notFound, "The resource could not be found.")
+        }
+        context.caller = try identify(request, urlProject: context.urlProjectID, requestID: context.requestID)
+        context.logger[metadataKey: "project_id"] = .string(context.caller.projectID)
+        if let length = request.headers[.contentLength].flatMap(Int.init), length > environment.maxRequestBodySize {
+            throw AshlarError(.requestTooLarge, "Request is too large.")
+        }
+        var head = request.head
+        if let query = request.uri.query {
+            head.path = routedPath + "?" + query
+        } else {
+            head.path = routedPath
+        }
+        return try await router.respond(to: Request(head: head, body: request.body), context: context)
+    }
+
+    /// noauth as Cinder does it: a token `user:project` names the caller; any other token (the openstack CLI's
+    /// `--os-auth-type none` sends a dummy one) or none takes the project from the URL, else the default.
+    /// Every noauth caller is an administrator. A URL project that differs from the token's is refused.
+    private func identify(_ request: Request, urlProject: String?, requestID: String) throws(AshlarError)
+        -> CallerContext
+    {
+        var user = request.headers[Self.authUserHeader] ?? "admin"
+        var project = request.headers[Self.authProjectHeader]
+        if let token = request.headers[Self.authTokenHeader], let colon = token.firstIndex(of: ":") {
+            let tokenUser = String(token[..<colon])
+            let tokenProject = String(token[token.index(after: colon)...])
+            user = tokenUser.isEmpty ? user : tokenUser
+            project = tokenProject.isEmpty ? tokenUser : tokenProject
+        }
+        if let urlProject {
+            if let project, project != urlProject {
+                throw AshlarError(.invalidInput, "Malformed request url")
+            }
+            project = urlProject
+        }
+        return CallerContext(
+            requestID: requestID, userID: user, projectID: project ?? environment.defaultProjectID, isAdmin: true)
+    }
+
+    static func milliseconds(_ d: Duration) -> Double {
+        (Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 * 1000).rounded() / 1000
+    }
+
+    static let versionHeader = HTTPField.Name("OpenStack-API-Version")!
+    static let requestIDHeader = HTTPField.Name("x-openstack-request-id")!
+    static let computeRequestIDHeader = HTTPField.Name("x-compute-request-id")!
+    static let authTokenHeader = HTTPField.Name("X-Auth-Token")!
+    static let authUserHeader = HTTPField.Name("X-Auth-User")!
+    static let authProjectHeader = HTTPField.Name("X-Auth-Project-Id")!
+}
+
+/// Builds JSON responses from `JSONValue`.
+enum JSONResponse {
+    static func make(_ body: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(512)
+        body.write(to: &buffer)
+        var headers = headers
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
+    }
+
+    /// A response without a body (202 for most actions, 204 for deletes).
+    static func empty(_ status: HTTPResponse.Status) -> Response {
+        Response(status: status, headers: [.contentLength: "0"], body: .init())
+    }
+}

@@ -1,0 +1,11 @@
+import ArgumentParser
+
+/// The `ashlar` command: one executable for every shape of the service.
+@main
+struct Ashlar: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ashlar",
+        abstract: "Block storage with the OpenStack Cinder v3 API.",
+        subcommands: [Serve.self],
+        defaultSubcommand: Serve.self)
+}
