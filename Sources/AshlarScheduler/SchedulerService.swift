@@ -50,7 +50,9 @@ public struct SchedulerService: Service {
             host: host, binary: ServiceRecord.schedulerBinary, topic: SchedulerRPC.topic,
             availabilityZone: availabilityZone)
         let endpoint = SchedulerEndpoint(service: self)
-        try await withGracefulShutdownHandler {
+        do {
+            // Graceful shutdown cancels the consumers and loops; in-flight messages finish first.
+            try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
                     try await transport.serve(topic: SchedulerRPC.topic, server: host, endpoint: endpoint)
@@ -69,7 +71,10 @@ public struct SchedulerService: Service {
                     }
                 }
             }
-        } onGracefulShutdown: {}
+            }
+        } catch is CancellationError {
+            logger.info("scheduler stopped")
+        }
     }
 
     /// Places a volume and casts its creation to the chosen backend.

@@ -55,7 +55,9 @@ public struct VolumeManager: Service {
         let ready = driverReady
         let endpoint = VolumeEndpoint(manager: self)
         let node = host.split(separator: "@").first.map(String.init) ?? host
-        try await withGracefulShutdownHandler {
+        do {
+            // Graceful shutdown cancels the consumers and loops; in-flight messages finish first.
+            try await cancelWhenGracefulShutdown {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask {
                     try await transport.serve(topic: "\(VolumeRPC.topic).\(host)", server: node, endpoint: endpoint)
@@ -68,7 +70,10 @@ public struct VolumeManager: Service {
                     }
                 }
             }
-        } onGracefulShutdown: {}
+            }
+        } catch is CancellationError {
+            logger.info("volume service stopped")
+        }
     }
 
     /// Heartbeat plus a capability report to the schedulers.

@@ -1,0 +1,160 @@
+import Foundation
+import Testing
+
+/// Starts the real `ashlar` binary and runs real client commands against it.
+enum Harness {
+    /// The package root, from this file's path.
+    static let root: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
+
+    /// The built `ashlar` executable (`ASHLAR_BIN` overrides).
+    static var binary: String {
+        ProcessInfo.processInfo.environment["ASHLAR_BIN"] ?? root.appendingPathComponent(".build/debug/ashlar").path
+    }
+
+    /// The venv with the openstack and cinder clients, made by scripts/setup-test-env.
+    static var venv: String {
+        ProcessInfo.processInfo.environment["ASHLAR_VENV"] ?? root.appendingPathComponent(".venv").path
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a command to completion (bounded by `timeout`), capturing both streams through files so that a large
+    /// output can never block the child.
+    static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+        timeout: Duration = .seconds(120)) throws -> Output
+    {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
+        FileManager.default.createFile(atPath: out.path, contents: nil)
+        FileManager.default.createFile(atPath: err.path, contents: nil)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.standardOutput = try FileHandle(forWritingTo: out)
+        process.standardError = try FileHandle(forWritingTo: err)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while process.isRunning {
+            if ContinuousClock.now > deadline {
+                process.terminate()
+                process.waitUntilExit()
+                throw HarnessError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
+            }
+            usleep(20_000)
+        }
+        return Output(
+            status: process.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    struct HarnessError: Error, CustomStringConvertible {
+        var description: String
+        init(_ description: String) { self.description = description }
+    }
+}
+
+/// A running `ashlar serve` on an ephemeral port with its own state folder, stopped by PID at the end.
+final class Server {
+    let process = Process()
+    let stateDirectory: URL
+    let stdoutFile: URL
+    let stderrFile: URL
+    private(set) var url = ""
+
+    init(extraArguments: [String] = []) throws {
+        stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
+        stdoutFile = stateDirectory.appendingPathComponent("serve.out")
+        stderrFile = stateDirectory.appendingPathComponent("serve.err")
+        FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
+        FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
+        guard FileManager.default.isExecutableFile(atPath: Harness.binary) else {
+            throw Harness.HarnessError("\(Harness.binary) is missing: run `swift build --build-tests` (scripts/test does)")
+        }
+        process.executableURL = URL(fileURLWithPath: Harness.binary)
+        process.arguments =
+            ["serve", "--state-path", stateDirectory.appendingPathComponent("state").path, "--bind", "127.0.0.1", "--port", "0"]
+            + extraArguments
+        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let text = (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? ""
+            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Ashlar is ready at ") }) {
+                url = String(line.dropFirst("Ashlar is ready at ".count))
+                return
+            }
+            if !process.isRunning { break }
+            usleep(50_000)
+        }
+        stop()
+        throw Harness.HarnessError("ashlar serve did not become ready:\n\(log)")
+    }
+
+    var log: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
+
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit status.
+    @discardableResult
+    func stop() -> Int32? {
+        guard process.isRunning else { return process.terminationStatus }
+        kill(process.processIdentifier, SIGTERM)
+        let deadline = ContinuousClock.now + .seconds(20)
+        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return nil
+        }
+        return process.terminationStatus
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: stateDirectory)
+    }
+
+    /// `openstack …` against this server (auth type none, endpoint from the server).
+    func openstack(_ arguments: String...) throws -> Harness.Output {
+        try Harness.run(
+            Harness.venv + "/bin/openstack", arguments,
+            environment: ["OS_AUTH_TYPE": "none", "OS_ENDPOINT": url, "OS_VOLUME_API_VERSION": "3.71"])
+    }
+
+    /// `openstack … -f json`, parsed; fails the test when the command fails.
+    func openstackJSON(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> Any {
+        let out = try Harness.run(
+            Harness.venv + "/bin/openstack", arguments + ["-f", "json"],
+            environment: ["OS_AUTH_TYPE": "none", "OS_ENDPOINT": url, "OS_VOLUME_API_VERSION": "3.71"])
+        try #require(out.status == 0, "openstack \(arguments.joined(separator: " ")) failed: \(out.stderr)", sourceLocation: sourceLocation)
+        return try JSONSerialization.jsonObject(with: Data(out.stdout.utf8))
+    }
+
+    /// `cinder …` with noauth (user and project `admin`).
+    func cinder(_ arguments: String...) throws -> Harness.Output {
+        try Harness.run(
+            Harness.venv + "/bin/cinder",
+            ["--os-auth-type", "noauth", "--os-user-id", "admin", "--os-project-id", "admin", "--os-endpoint", url,
+             "--os-volume-api-version", "3.71"] + arguments)
+    }
+
+    /// Polls `condition` until it holds or `timeout` passes.
+    func eventually(_ timeout: Duration = .seconds(30), _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        repeat {
+            if try condition() { return true }
+            usleep(100_000)
+        } while ContinuousClock.now < deadline
+        return false
+    }
+}
