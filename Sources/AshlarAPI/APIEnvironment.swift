@@ -24,9 +24,10 @@ public struct APIEnvironment: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
 
-    public init(config: AshlarConfig, database: AshlarDatabase, transport: any RPCTransport,
-        registry: PrometheusCollectorRegistry, logger: Logger, defaultProjectID: String = "admin")
-    {
+    public init(
+        config: AshlarConfig, database: AshlarDatabase, transport: any RPCTransport,
+        registry: PrometheusCollectorRegistry, logger: Logger, defaultProjectID: String = "admin"
+    ) {
         self.osapiMaxLimit = config.osapiMaxLimit
         self.maxRequestBodySize = config.osapiMaxRequestBodySize
         self.defaultVolumeType = config.defaultVolumeType

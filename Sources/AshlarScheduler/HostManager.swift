@@ -12,7 +12,8 @@ public actor HostManager {
     public init() {}
 
     /// Takes in a report; an older one than the last seen for that backend is ignored.
-    public func update(backend: String, availabilityZone: String, capabilities: [String: JSONValue], timestamp: Double) {
+    public func update(backend: String, availabilityZone: String, capabilities: [String: JSONValue], timestamp: Double)
+    {
         if let last = reportTimes[backend], last > timestamp { return }
         reportTimes[backend] = timestamp
         pools[backend] = PoolState.pools(

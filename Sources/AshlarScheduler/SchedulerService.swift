@@ -53,24 +53,24 @@ public struct SchedulerService: Service {
         do {
             // Graceful shutdown cancels the consumers and loops; in-flight messages finish first.
             try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask {
-                    try await transport.serve(topic: SchedulerRPC.topic, server: host, endpoint: endpoint)
-                }
-                group.addTask {
-                    // Ask the backends for their capabilities now rather than waiting for their next report.
-                    try? await VolumeRPC.Client(transport: transport).publishServiceCapabilities(
-                        context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
-                    while !Task.isCancelled {
-                        do {
-                            try await services.heartbeat(host: host, binary: ServiceRecord.schedulerBinary)
-                        } catch {
-                            logger.warning("scheduler heartbeat failed: \(error)")
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask {
+                        try await transport.serve(topic: SchedulerRPC.topic, server: host, endpoint: endpoint)
+                    }
+                    group.addTask {
+                        // Ask the backends for their capabilities now rather than waiting for their next report.
+                        try? await VolumeRPC.Client(transport: transport).publishServiceCapabilities(
+                            context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
+                        while !Task.isCancelled {
+                            do {
+                                try await services.heartbeat(host: host, binary: ServiceRecord.schedulerBinary)
+                            } catch {
+                                logger.warning("scheduler heartbeat failed: \(error)")
+                            }
+                            try await Task.sleep(for: reportInterval)
                         }
-                        try await Task.sleep(for: reportInterval)
                     }
                 }
-            }
             }
         } catch is CancellationError {
             logger.info("scheduler stopped")
@@ -88,7 +88,8 @@ public struct SchedulerService: Service {
                 try await fail(
                     volume, context: context,
                     detail:
-                        "Exceeded the maximum number of scheduling attempts (\(maxAttempts)); tried \(spec.attemptedHosts.joined(separator: ", ")).")
+                        "Exceeded the maximum number of scheduling attempts (\(maxAttempts)); tried \(spec.attemptedHosts.joined(separator: ", "))."
+                )
                 return
             }
             await waitForFirstReports()
@@ -168,7 +169,9 @@ struct SchedulerEndpoint: RPCEndpoint {
             return nil
         case SchedulerRPC.Method.getPools:
             let pools = await service.hostManager.allPools()
-            let list: [JSONValue] = pools.map { .object(["name": .string($0.name), "capabilities": .object($0.capabilities)]) }
+            let list: [JSONValue] = pools.map {
+                .object(["name": .string($0.name), "capabilities": .object($0.capabilities)])
+            }
             return try RPCCoding.encoder.encode(JSONValue.array(list))
         default:
             throw AshlarError(.invalidInput, "The scheduler has no method \(message.method).")

@@ -16,7 +16,8 @@ public enum Bootstrap {
         }
         if try await types.find(config.defaultVolumeType) == nil {
             logger.warning(
-                "default_volume_type \(config.defaultVolumeType) does not exist: volumes created without a type will fail until it is created")
+                "default_volume_type \(config.defaultVolumeType) does not exist: volumes created without a type will fail until it is created"
+            )
         }
     }
 }

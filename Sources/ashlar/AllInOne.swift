@@ -15,7 +15,9 @@ struct AllInOne {
     var database: AshlarDatabase
     var services: [any Service]
 
-    static func make(config: AshlarConfig, registry: PrometheusCollectorRegistry, logger: Logger) async throws
+    static func make(
+        config: AshlarConfig, registry: PrometheusCollectorRegistry, logger: Logger
+    ) async throws
         -> AllInOne
     {
         try FileManager.default.createDirectory(atPath: config.statePath, withIntermediateDirectories: true)

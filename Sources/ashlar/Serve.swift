@@ -1,10 +1,10 @@
+import ArgumentParser
 import AshlarAPI
 import AshlarCore
 import AshlarMessaging
 import AshlarScheduler
 import AshlarStore
 import AshlarVolume
-import ArgumentParser
 import Foundation
 import Logging
 import Metrics

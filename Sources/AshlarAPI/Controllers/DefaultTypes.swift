@@ -9,12 +9,15 @@ struct DefaultTypes {
 
     /// Project default, then `default_volume_type`.
     static func resolve(env: APIEnvironment, projectID: String) async throws -> VolumeType {
-        if let id = try await env.types.defaultTypeID(projectID: projectID), let type = try await env.types.get(id: id) {
+        if let id = try await env.types.defaultTypeID(projectID: projectID), let type = try await env.types.get(id: id)
+        {
             return type
         }
         guard let type = try await env.types.find(env.defaultVolumeType) else {
             throw AshlarError(
-                .internalError, "The default volume type \(env.defaultVolumeType) does not exist; set default_volume_type to an existing type.")
+                .internalError,
+                "The default volume type \(env.defaultVolumeType) does not exist; set default_volume_type to an existing type."
+            )
         }
         return type
     }
@@ -46,7 +49,9 @@ struct DefaultTypes {
         try context.require(APIVersion(3, 62))
         try context.requireAdmin("volume_extension:default_get_all")
         let all = try await env.types.defaults()
-        return JSONResponse.make(["default_types": .array(all.map { Self.view(projectID: $0.projectID, typeID: $0.typeID) })])
+        return JSONResponse.make([
+            "default_types": .array(all.map { Self.view(projectID: $0.projectID, typeID: $0.typeID) })
+        ])
     }
 
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {

@@ -13,7 +13,9 @@ struct LimitsController {
 
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         var project = context.caller.projectID
-        if context.version >= APIVersion(3, 39), context.caller.isAdmin, let p = ListParameters(request).value("project_id") {
+        if context.version >= APIVersion(3, 39), context.caller.isAdmin,
+            let p = ListParameters(request).value("project_id")
+        {
             project = p
         }
         let used = try await env.volumes.totals(projectID: project)

@@ -26,7 +26,8 @@ struct MessagesController {
     func list(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try context.require(APIVersion(3, 3))
         let params = ListParameters(request)
-        var messages = try await env.messages.list(projectID: params.allTenants(context) ? nil : context.caller.projectID)
+        var messages = try await env.messages.list(
+            projectID: params.allTenants(context) ? nil : context.caller.projectID)
         for key in ["resource_uuid", "resource_type", "event_id", "request_id", "message_level"] {
             guard let value = params.value(key) else { continue }
             messages = messages.filter { m in
@@ -56,7 +57,8 @@ struct MessagesController {
 
     private func find(_ context: APIRequestContext) async throws -> UserMessage {
         let id = context.parameters.get("id") ?? ""
-        guard let m = try await env.messages.get(id), context.caller.isAdmin || m.projectID == context.caller.projectID else {
+        guard let m = try await env.messages.get(id), context.caller.isAdmin || m.projectID == context.caller.projectID
+        else {
             throw AshlarError(.notFound, "Message \(id) could not be found.")
         }
         return m

@@ -1,6 +1,6 @@
 import AshlarCore
-import AshlarStore
 import AshlarMessaging
+import AshlarStore
 import Foundation
 import Hummingbird
 import Logging
@@ -20,7 +20,8 @@ struct OperationsController {
     func health(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         do {
             _ = try await env.services.list(binary: ServiceRecord.schedulerBinary)
-            return Response(status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "OK")))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain"], body: .init(byteBuffer: ByteBuffer(string: "OK")))
         } catch {
             return Response(
                 status: .serviceUnavailable, headers: [.contentType: "text/plain"],
@@ -41,8 +42,11 @@ struct OperationsController {
             let pools = try? RPCCoding.decoder.decode([JSONValue].self, from: reply)
         {
             for case .object(let pool) in pools {
-                guard let name = pool["name"]?.stringValue, case .object(let caps) = pool["capabilities"] ?? .null else { continue }
-                for key in ["total_capacity_gb", "free_capacity_gb", "provisioned_capacity_gb", "allocated_capacity_gb"] {
+                guard let name = pool["name"]?.stringValue, case .object(let caps) = pool["capabilities"] ?? .null
+                else { continue }
+                for key in [
+                    "total_capacity_gb", "free_capacity_gb", "provisioned_capacity_gb", "allocated_capacity_gb",
+                ] {
                     let value: Double? =
                         switch caps[key] {
                         case .int(let i): Double(i)

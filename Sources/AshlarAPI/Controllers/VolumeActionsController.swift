@@ -24,12 +24,15 @@ struct VolumeActionsController {
     func act(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let body = try await request.json(context, limit: env.maxRequestBodySize)
         guard case .object(let top) = body, top.count == 1, let (action, argument) = top.first else {
-            throw AshlarError(.invalidInput, "Malformed request body: an action body has exactly one key, the action's name.")
+            throw AshlarError(
+                .invalidInput, "Malformed request body: an action body has exactly one key, the action's name.")
         }
         let volume = try await volumes.find(context)
         let fields = Fields(argument.objectValue ?? [:])
         if !argument.isNull, argument.objectValue == nil {
-            throw AshlarError(.invalidInput, "Invalid input for field/attribute \(action). Value: \(argument.rendered). It must be an object.")
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input for field/attribute \(action). Value: \(argument.rendered). It must be an object.")
         }
         switch action {
         case "os-set_bootable":
@@ -48,7 +51,8 @@ struct VolumeActionsController {
                 volume.id, where: .init(statusIn: [.available], adminMetadataEquals: volume.adminMetadata),
                 set: .init(adminMetadata: admin))
             if done == nil {
-                throw AshlarError.invalidVolume("The volume must be available to change its read-only flag (it is \(volume.status.rawValue)).")
+                throw AshlarError.invalidVolume(
+                    "The volume must be available to change its read-only flag (it is \(volume.status.rawValue)).")
             }
             return JSONResponse.empty(.accepted)
         case "os-reset_status":
@@ -68,7 +72,8 @@ struct VolumeActionsController {
         case "os-unset_image_metadata":
             let key = try fields.requiredString("key")
             guard volume.imageMetadata[key] != nil else {
-                throw AshlarError(.notFound, "Glance metadata for volume \(volume.id) with key \(key) could not be found.")
+                throw AshlarError(
+                    .notFound, "Glance metadata for volume \(volume.id) with key \(key) could not be found.")
             }
             _ = try await modifyImageMetadata(volume) { $0.filter { $0.key != key } }
             return JSONResponse.empty(.ok)
@@ -83,13 +88,16 @@ struct VolumeActionsController {
     }
 
     private func change(_ volume: Volume, _ update: VolumeUpdate) async throws {
-        guard try await env.volumes.update(volume.id, where: .init(statusNotIn: [.maintenance]), set: update) != nil else {
+        guard try await env.volumes.update(volume.id, where: .init(statusNotIn: [.maintenance]), set: update) != nil
+        else {
             throw AshlarError.invalidVolume("The volume is in maintenance.")
         }
     }
 
     /// Read-modify-write of the image metadata, retried when a concurrent change got there first.
-    private func modifyImageMetadata(_ volume: Volume, _ change: ([String: String]) -> [String: String]) async throws
+    private func modifyImageMetadata(
+        _ volume: Volume, _ change: ([String: String]) -> [String: String]
+    ) async throws
         -> [String: String]
     {
         var current = volume
@@ -101,7 +109,9 @@ struct VolumeActionsController {
             {
                 return done.imageMetadata
             }
-            guard let reread = try await env.volumes.get(current.id) else { throw AshlarError.volumeNotFound(current.id) }
+            guard let reread = try await env.volumes.get(current.id) else {
+                throw AshlarError.volumeNotFound(current.id)
+            }
             if reread.status == .maintenance { throw AshlarError.invalidVolume("The volume is in maintenance.") }
             current = reread
         }
@@ -115,34 +125,45 @@ struct VolumeActionsController {
         let attach = try fields.string("attach_status", nullable: false) ?? nil
         let migration = try fields.string("migration_status") ?? nil
         if status == nil && attach == nil && !fields.has("migration_status") {
-            throw AshlarError(.invalidInput, "Invalid input received: Must specify 'status', 'attach_status' or 'migration_status' for update.")
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input received: Must specify 'status', 'attach_status' or 'migration_status' for update.")
         }
         var update = VolumeUpdate()
         if let status {
             let s = VolumeStatus(status.lowercased())
             guard VolumeStatus.all.contains(s), !VolumeTransitions.resetRefused.contains(s) else {
-                throw AshlarError(.invalidInput, "Invalid input received: Status '\(status)' cannot be set with os-reset_status.")
+                throw AshlarError(
+                    .invalidInput, "Invalid input received: Status '\(status)' cannot be set with os-reset_status.")
             }
             if s == .inUse {
-                throw AshlarError(.invalidInput, "Invalid input received: Volume \(volume.id) cannot be set to in-use: it has no attachments.")
+                throw AshlarError(
+                    .invalidInput,
+                    "Invalid input received: Volume \(volume.id) cannot be set to in-use: it has no attachments.")
             }
             update.status = s
         }
         if let attach {
             let a = AttachStatus(attach.lowercased())
             guard a == .attached || a == .detached else {
-                throw AshlarError(.invalidInput, "Invalid input received: Must specify a valid attach status: attached or detached, not '\(attach)'.")
+                throw AshlarError(
+                    .invalidInput,
+                    "Invalid input received: Must specify a valid attach status: attached or detached, not '\(attach)'."
+                )
             }
             update.attachStatus = a
         }
         if fields.has("migration_status") {
             let allowed: Set<String> = ["migrating", "error", "success", "completing", "none", "starting"]
             if let migration, !allowed.contains(migration.lowercased()) {
-                throw AshlarError(.invalidInput, "Invalid input received: Must specify a valid migration status, not '\(migration)'.")
+                throw AshlarError(
+                    .invalidInput, "Invalid input received: Must specify a valid migration status, not '\(migration)'.")
             }
             update.migrationStatus = .some(migration?.lowercased() == "none" ? nil : migration?.lowercased())
         }
-        guard try await env.volumes.update(volume.id, set: update) != nil else { throw AshlarError.volumeNotFound(volume.id) }
+        guard try await env.volumes.update(volume.id, set: update) != nil else {
+            throw AshlarError.volumeNotFound(volume.id)
+        }
         context.logger.info("volume \(volume.id) status reset", metadata: ["status": "\(status ?? "-")"])
     }
 }

@@ -55,9 +55,12 @@ struct VolumeMetadataController {
         }
         if context.version >= APIVersion(3, 15), let ifMatch = request.headers[.ifMatch] {
             let volume = try await volumes.find(context)
-            let tags = ifMatch.split(separator: ",").map { $0.trimmingCharacters(in: CharacterSet(charactersIn: " \"")) }
+            let tags = ifMatch.split(separator: ",").map {
+                $0.trimmingCharacters(in: CharacterSet(charactersIn: " \""))
+            }
             if !tags.contains("*") && !tags.contains(Self.etag(volume.metadata)) {
-                throw AshlarError(.preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
+                throw AshlarError(
+                    .preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
             }
             let result = try await modify(context, expected: volume) { _ in metadata }
             return JSONResponse.make(Self.body(result))
@@ -83,7 +86,9 @@ struct VolumeMetadataController {
         }
         let pairs = try Fields.stringMap(meta, field: "meta")
         guard pairs.count == 1, let value = pairs[key] else {
-            throw AshlarError(.invalidInput, pairs.count > 1 ? "Request body contains too many items." : "Request body and URI mismatch")
+            throw AshlarError(
+                .invalidInput,
+                pairs.count > 1 ? "Request body contains too many items." : "Request body and URI mismatch")
         }
         _ = try await modify(context) { $0.merging([key: value]) { _, new in new } }
         return JSONResponse.make(["meta": [key: .string(value)]])
@@ -108,14 +113,17 @@ struct VolumeMetadataController {
 
     /// Read-modify-write of the metadata column as a compare-and-swap, retried on a concurrent change (or, with
     /// `expected`, refused with 412 when someone changed it since).
-    private func modify(_ context: APIRequestContext, expected: Volume? = nil, _ change: ([String: String]) -> [String: String])
+    private func modify(
+        _ context: APIRequestContext, expected: Volume? = nil, _ change: ([String: String]) -> [String: String]
+    )
         async throws -> [String: String]
     {
         var current: Volume
         if let expected { current = expected } else { current = try await volumes.find(context) }
         for _ in 0..<20 {
             if let done = try await env.volumes.update(
-                current.id, where: .init(statusNotIn: VolumeTransitions.updateRefused, metadataEquals: current.metadata),
+                current.id,
+                where: .init(statusNotIn: VolumeTransitions.updateRefused, metadataEquals: current.metadata),
                 set: .init(metadata: change(current.metadata)))
             {
                 return done.metadata
@@ -123,7 +131,8 @@ struct VolumeMetadataController {
             let reread = try await volumes.find(context)
             if reread.status == .maintenance { throw AshlarError.invalidVolume("The volume is in maintenance.") }
             if expected != nil {
-                throw AshlarError(.preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
+                throw AshlarError(
+                    .preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
             }
             current = reread
         }

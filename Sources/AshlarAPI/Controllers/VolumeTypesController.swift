@@ -72,7 +72,8 @@ struct VolumeTypesController {
         }
         if context.version >= APIVersion(3, 52), let text = params.value("extra_specs") {
             guard let wanted = ListParameters.parseLiteralDict(text) else {
-                throw AshlarError(.invalidInput, "Invalid input received: extra_specs filter '\(text)' is not a dictionary.")
+                throw AshlarError(
+                    .invalidInput, "Invalid input received: extra_specs filter '\(text)' is not a dictionary.")
             }
             types = types.filter { t in wanted.allSatisfy { t.extraSpecs[$0.key] == $0.value } }
         }
@@ -121,7 +122,9 @@ struct VolumeTypesController {
         let body = try await request.object("volume_type", context, limit: env.maxRequestBodySize)
         try body.rejectUnknown(["name", "description", "extra_specs", "os-volume-type-access:is_public"])
         let name = try body.requiredString("name").trimmingCharacters(in: .whitespaces)
-        guard !name.isEmpty else { throw AshlarError(.invalidInput, "Invalid input received: Volume type name can not be empty.") }
+        guard !name.isEmpty else {
+            throw AshlarError(.invalidInput, "Invalid input received: Volume type name can not be empty.")
+        }
         let description = try body.string("description") ?? nil
         let specs = try body.metadata("extra_specs") ?? [:]
         try Self.validate(specs: specs)
@@ -150,13 +153,17 @@ struct VolumeTypesController {
         let description = try body.string("description")
         let isPublic = try body.bool("is_public")
         if name == nil && description == nil && isPublic == nil {
-            throw AshlarError(.invalidInput, "Invalid input received: Specify volume type name, description, is_public or a combination thereof.")
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input received: Specify volume type name, description, is_public or a combination thereof.")
         }
         if let name, name.trimmingCharacters(in: .whitespaces).isEmpty {
             throw AshlarError(.invalidInput, "Invalid input received: Volume type name can not be empty.")
         }
         let type = try await find(context.parameters.get("id") ?? "", context)
-        guard let updated = try await env.types.update(id: type.id, name: name, description: description, isPublic: isPublic)
+        guard
+            let updated = try await env.types.update(
+                id: type.id, name: name, description: description, isPublic: isPublic)
         else { throw AshlarError.volumeTypeNotFound(type.id) }
         return JSONResponse.make(["volume_type": VolumeTypeView.show(updated, context)])
     }
@@ -166,7 +173,8 @@ struct VolumeTypesController {
         let type = try await find(context.parameters.get("id") ?? "", context)
         let isProjectDefault = try await env.types.isDefaultForAnyProject(typeID: type.id)
         if type.name == env.defaultVolumeType || isProjectDefault {
-            throw AshlarError(.invalidInput, "Invalid volume type: Default volume type \(type.name) can not be deleted.")
+            throw AshlarError(
+                .invalidInput, "Invalid volume type: Default volume type \(type.name) can not be deleted.")
         }
         if try await env.volumes.anyUses(typeID: type.id) {
             throw AshlarError(.invalidInput, "Target volume type is still in use.")
@@ -194,7 +202,8 @@ struct VolumeTypesController {
         guard case .object(let top) = try await request.json(context, limit: env.maxRequestBodySize), top.count == 1,
             let (name, argument) = top.first
         else {
-            throw AshlarError(.invalidInput, "Malformed request body: an action body has exactly one key, the action's name.")
+            throw AshlarError(
+                .invalidInput, "Malformed request body: an action body has exactly one key, the action's name.")
         }
         guard name == "addProjectAccess" || name == "removeProjectAccess" else {
             throw AshlarError(.invalidInput, "There is no such action: \(name)")
@@ -202,11 +211,13 @@ struct VolumeTypesController {
         let project = try Fields(argument.objectValue ?? [:]).requiredString("project")
         let type = try await find(context.parameters.get("id") ?? "", context)
         if type.isPublic {
-            throw AshlarError(.invalidInput, "Invalid volume type: Type access modification is not applicable to public volume type.")
+            throw AshlarError(
+                .invalidInput, "Invalid volume type: Type access modification is not applicable to public volume type.")
         }
         if name == "addProjectAccess" {
             guard try await env.types.addAccess(typeID: type.id, projectID: project) else {
-                throw AshlarError(.conflict, "Volume type access for \(type.id) / \(project) combination already exists.")
+                throw AshlarError(
+                    .conflict, "Volume type access for \(type.id) / \(project) combination already exists.")
             }
         } else {
             guard try await env.types.removeAccess(typeID: type.id, projectID: project) else {
@@ -231,14 +242,17 @@ struct VolumeTypesController {
 
     func specsIndex(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let type = try await specsType(context)
-        let specs = context.caller.isAdmin ? type.extraSpecs : type.extraSpecs.filter { VolumeType.userVisibleSpecs.contains($0.key) }
+        let specs =
+            context.caller.isAdmin
+            ? type.extraSpecs : type.extraSpecs.filter { VolumeType.userVisibleSpecs.contains($0.key) }
         return JSONResponse.make(["extra_specs": .object(specs.mapValues(JSONValue.string))])
     }
 
     func specsMerge(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try context.requireAdmin("volume_extension:types_extra_specs:create")
         let body = try await request.json(context, limit: env.maxRequestBodySize)
-        guard case .object(let top) = body, let specsValue = top["extra_specs"], case .object(let raw) = specsValue else {
+        guard case .object(let top) = body, let specsValue = top["extra_specs"], case .object(let raw) = specsValue
+        else {
             throw AshlarError(.invalidInput, "Malformed request body: 'extra_specs' is a required property.")
         }
         let specs = try Fields.stringMap(raw, field: "extra_specs")
@@ -255,7 +269,8 @@ struct VolumeTypesController {
     func specShow(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let type = try await specsType(context)
         let key = context.parameters.get("key") ?? ""
-        guard let value = type.extraSpecs[key], context.caller.isAdmin || VolumeType.userVisibleSpecs.contains(key) else {
+        guard let value = type.extraSpecs[key], context.caller.isAdmin || VolumeType.userVisibleSpecs.contains(key)
+        else {
             throw AshlarError(.notFound, "Volume Type \(type.id) has no extra specs with key \(key).")
         }
         return JSONResponse.make([key: .string(value)])

@@ -45,7 +45,8 @@ struct VolumesController {
         if body.has("multiattach") {
             throw AshlarError(
                 .invalidInput,
-                "The multiattach parameter is no longer supported; use a volume type with the extra spec multiattach=\"<is> True\".")
+                "The multiattach parameter is no longer supported; use a volume type with the extra spec multiattach=\"<is> True\"."
+            )
         }
         if let snapshotID = try body.uuid("snapshot_id"), let snapshotID {
             throw AshlarError(.notFound, "Snapshot \(snapshotID) could not be found.")
@@ -54,21 +55,26 @@ struct VolumesController {
             guard try await env.volumes.get(sourceID, projectID: context.caller.projectID) != nil else {
                 throw AshlarError.volumeNotFound(sourceID)
             }
-            throw AshlarError(.notImplemented, "Cloning a volume (source_volid) is not available yet in this Ashlar version.")
+            throw AshlarError(
+                .notImplemented, "Cloning a volume (source_volid) is not available yet in this Ashlar version.")
         }
         for key in ["imageRef", "image_id", "backup_id"] {
             if let value = try body.string(key), value != nil {
-                throw AshlarError(.notImplemented, "Creating a volume from \(key) is not available yet in this Ashlar version.")
+                throw AshlarError(
+                    .notImplemented, "Creating a volume from \(key) is not available yet in this Ashlar version.")
             }
         }
         guard let size else {
             throw AshlarError(
-                .invalidInput, "Invalid input received: size is required when the volume is not made from a snapshot, volume, image or backup.")
+                .invalidInput,
+                "Invalid input received: size is required when the volume is not made from a snapshot, volume, image or backup."
+            )
         }
         if let limit = Optional(env.quotas.perVolumeSizeLimit), limit >= 0, size > limit {
             throw AshlarError(
                 .overLimit,
-                "VolumeSizeExceedsLimit: Requested volume size \(size)G is larger than maximum allowed limit \(limit)G.")
+                "VolumeSizeExceedsLimit: Requested volume size \(size)G is larger than maximum allowed limit \(limit)G."
+            )
         }
 
         let type = try await resolveType(try body.string("volume_type") ?? nil, context: context)
@@ -127,11 +133,15 @@ struct VolumesController {
     func checkTypeSizeLimits(_ type: VolumeType, size: Int) throws(AshlarError) {
         if let min = type.extraSpecs["provisioning:min_vol_size"].flatMap(Int.init), size < min {
             throw AshlarError(
-                .invalidInput, "Invalid input received: Volume size \(size)GiB is less than the minimum size \(min)GiB of volume type \(type.name).")
+                .invalidInput,
+                "Invalid input received: Volume size \(size)GiB is less than the minimum size \(min)GiB of volume type \(type.name)."
+            )
         }
         if let max = type.extraSpecs["provisioning:max_vol_size"].flatMap(Int.init), size > max {
             throw AshlarError(
-                .invalidInput, "Invalid input received: Volume size \(size)GiB is larger than the maximum size \(max)GiB of volume type \(type.name).")
+                .invalidInput,
+                "Invalid input received: Volume size \(size)GiB is larger than the maximum size \(max)GiB of volume type \(type.name)."
+            )
         }
     }
 
@@ -145,7 +155,9 @@ struct VolumesController {
 
     func find(_ context: APIRequestContext) async throws -> Volume {
         let id = context.parameters.get("id") ?? ""
-        guard let volume = try await env.volumes.get(id, projectID: context.caller.isAdmin ? nil : context.caller.projectID)
+        guard
+            let volume = try await env.volumes.get(
+                id, projectID: context.caller.isAdmin ? nil : context.caller.projectID)
         else { throw AshlarError.volumeNotFound(id) }
         return volume
     }
@@ -165,7 +177,8 @@ struct VolumesController {
         if detail {
             let typeNames = Dictionary(
                 try await env.types.list().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            body["volumes"] = .array(volumes.map { VolumeView.detail($0, typeName: typeNames[$0.volumeTypeID], context) })
+            body["volumes"] = .array(
+                volumes.map { VolumeView.detail($0, typeName: typeNames[$0.volumeTypeID], context) })
         } else {
             body["volumes"] = .array(volumes.map { VolumeView.summary($0, context) })
         }
@@ -203,27 +216,32 @@ struct VolumesController {
             }
             if !Self.userFilters.contains(key) && !context.caller.isAdmin {
                 if context.version >= APIVersion(3, 31) {
-                    throw AshlarError(.invalidInput, "Invalid input received: Invalid filters \(rawKey) are found in query options.")
+                    throw AshlarError(
+                        .invalidInput, "Invalid input received: Invalid filters \(rawKey) are found in query options.")
                 }
                 continue
             }
             switch key {
             case "metadata":
                 guard let pairs = ListParameters.parseLiteralDict(value) else {
-                    throw AshlarError(.invalidInput, "Invalid input received: metadata filter '\(value)' is not a dictionary, e.g. {'key': 'value'}")
+                    throw AshlarError(
+                        .invalidInput,
+                        "Invalid input received: metadata filter '\(value)' is not a dictionary, e.g. {'key': 'value'}")
                 }
                 query.metadata.merge(pairs) { _, new in new }
             case "bootable":
                 guard let b = ExtraSpecMatcher.parseBool(value) else {
                     if context.version >= APIVersion(3, 2) {
-                        throw AshlarError(.invalidInput, "Invalid input received: bootable={\(value)} is not a boolean.")
+                        throw AshlarError(
+                            .invalidInput, "Invalid input received: bootable={\(value)} is not a boolean.")
                     }
                     continue
                 }
                 query.conditions.append(.init("bootable", .eq, .bool(b)))
             case "size":
                 guard let n = Int(value) else {
-                    throw AshlarError(.invalidInput, "Invalid input received: size filter '\(value)' is not a whole number.")
+                    throw AshlarError(
+                        .invalidInput, "Invalid input received: size filter '\(value)' is not a whole number.")
                 }
                 query.conditions.append(.init("size", .eq, .int(n)))
             case "created_at", "updated_at":
@@ -324,7 +342,9 @@ struct VolumesController {
 
     /// Moves the volume to `deleting` with one compare-and-swap and hands it to its backend. Of two racing
     /// deletes exactly one passes; the other gets Cinder's 400.
-    static func startDelete(_ volume: Volume, force: Bool, env: APIEnvironment, context: APIRequestContext)
+    static func startDelete(
+        _ volume: Volume, force: Bool, env: APIEnvironment, context: APIRequestContext
+    )
         async throws
     {
         let condition: VolumeCondition =
@@ -336,9 +356,12 @@ struct VolumesController {
             let deleting = try await env.volumes.update(
                 volume.id, where: condition, set: .init(status: target, previousStatus: .some(volume.status.rawValue)))
         else {
-            guard let current = try await env.volumes.get(volume.id) else { throw AshlarError.volumeNotFound(volume.id) }
+            guard let current = try await env.volumes.get(volume.id) else {
+                throw AshlarError.volumeNotFound(volume.id)
+            }
             throw AshlarError.invalidVolume(
-                "Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (It is \(current.status.rawValue), attach status \(current.attachStatus.rawValue).)")
+                "Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (It is \(current.status.rawValue), attach status \(current.attachStatus.rawValue).)"
+            )
         }
         guard let host = deleting.host else {
             // Never placed: nothing exists on a backend, so the row goes at once.

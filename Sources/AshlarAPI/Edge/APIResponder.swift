@@ -17,7 +17,8 @@ struct APIResponder: HTTPResponder {
     /// Top-level names under `/v3/` that are resources, not project ids.
     static let resourceNames: Set<String> = [
         "volumes", "types", "os-services", "os-availability-zone", "limits", "messages", "default-types",
-        "scheduler-stats", "capabilities", "os-quota-sets", "os-quota-class-sets", "snapshots", "attachments", "backups",
+        "scheduler-stats", "capabilities", "os-quota-sets", "os-quota-class-sets", "snapshots", "attachments",
+        "backups",
         "extensions", "qos-specs", "os-hosts", "clusters", "workers", "resource_filters", "groups", "group_types",
         "group_snapshots", "os-volume-transfer", "volume-transfers", "manageable_volumes", "manageable_snapshots",
         "os-volume-manage", "os-snapshot-manage", "consistencygroups", "cgsnapshots",
@@ -66,10 +67,13 @@ struct APIResponder: HTTPResponder {
         context.logger.info(
             "\(request.method) \(request.uri) \(response.status.code)",
             metadata: ["route": "\(route)", "ms": "\(Self.milliseconds(elapsed))"])
-        let dimensions = [("method", request.method.rawValue), ("route", route), ("status", String(response.status.code))]
+        let dimensions = [
+            ("method", request.method.rawValue), ("route", route), ("status", String(response.status.code)),
+        ]
         Counter(label: "ashlar_http_requests_total", dimensions: dimensions).increment()
         Metrics.Timer(label: "ashlar_http_request_duration_seconds", dimensions: Array(dimensions.prefix(2)))
-            .recordNanoseconds(elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            .recordNanoseconds(
+                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         return response
     }
 
@@ -102,7 +106,9 @@ struct APIResponder: HTTPResponder {
     /// noauth as Cinder does it: a token `user:project` names the caller; any other token (the openstack CLI's
     /// `--os-auth-type none` sends a dummy one) or none takes the project from the URL, else the default.
     /// Every noauth caller is an administrator. A URL project that differs from the token's is refused.
-    private func identify(_ request: Request, urlProject: String?, requestID: String) throws(AshlarError)
+    private func identify(
+        _ request: Request, urlProject: String?, requestID: String
+    ) throws(AshlarError)
         -> CallerContext
     {
         var user = request.headers[Self.authUserHeader] ?? "admin"

@@ -40,7 +40,8 @@ public struct APIVersion: Comparable, Hashable, Sendable, CustomStringConvertibl
         guard version >= .minimum, version <= .maximum else {
             throw AshlarError(
                 .versionNotAcceptable,
-                "Version \(version) is not supported by the API. Minimum is \(APIVersion.minimum) and maximum is \(APIVersion.maximum).")
+                "Version \(version) is not supported by the API. Minimum is \(APIVersion.minimum) and maximum is \(APIVersion.maximum)."
+            )
         }
         return version
     }

@@ -57,7 +57,10 @@ enum Fault {
             default: return (error.status, error.body ?? error.status.reasonPhrase)
             }
         default:
-            return (.internalServerError, "The server has either erred or is incapable of performing the requested operation.")
+            return (
+                .internalServerError,
+                "The server has either erred or is incapable of performing the requested operation."
+            )
         }
     }
 

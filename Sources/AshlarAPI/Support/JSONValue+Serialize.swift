@@ -42,7 +42,9 @@ extension JSONValue {
         s.withUTF8 { bytes in
             var start = 0
             for (i, c) in bytes.enumerated() where c < 0x20 || c == 0x22 || c == 0x5C {
-                if start < i { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<i]))) }
+                if start < i {
+                    buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start..<i])))
+                }
                 switch c {
                 case 0x22: buffer.writeStaticString("\\\"")
                 case 0x5C: buffer.writeStaticString("\\\\")
@@ -57,7 +59,9 @@ extension JSONValue {
                 }
                 start = i + 1
             }
-            if start < bytes.count { buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...]))) }
+            if start < bytes.count {
+                buffer.writeBytes(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: bytes[start...])))
+            }
         }
         buffer.writeInteger(UInt8(ascii: "\""))
     }

@@ -45,7 +45,9 @@ struct ListParameters {
             switch text.lowercased() {
             case "asc": return true
             case "desc": return false
-            default: throw AshlarError(.invalidInput, "Invalid input received: Unknown sort direction \(text), must be 'desc' or 'asc'")
+            default:
+                throw AshlarError(
+                    .invalidInput, "Invalid input received: Unknown sort direction \(text), must be 'desc' or 'asc'")
             }
         }
         if let sort {
@@ -96,9 +98,13 @@ struct ListParameters {
         var quote: Character?
         for c in text {
             if let q = quote {
-                if c == q { json.append("\""); quote = nil }
-                else if c == "\"" { json.append("\\\"") }
-                else { json.append(c) }
+                if c == q {
+                    json.append("\""); quote = nil
+                } else if c == "\"" {
+                    json.append("\\\"")
+                } else {
+                    json.append(c)
+                }
             } else if c == "'" || c == "\"" {
                 quote = c
                 json.append("\"")
@@ -132,7 +138,8 @@ struct ListParameters {
             guard let date = Timestamp.parse(dateText) else {
                 throw AshlarError(
                     .invalidInput,
-                    "Invalid input received: '\(item)' is not a valid time filter; use gt, gte, eq, neq, lt or lte with an ISO 8601 time, e.g. gte:2024-01-31T12:00:00")
+                    "Invalid input received: '\(item)' is not a valid time filter; use gt, gte, eq, neq, lt or lte with an ISO 8601 time, e.g. gte:2024-01-31T12:00:00"
+                )
             }
             result.append(.init(field, op, .date(date)))
         }

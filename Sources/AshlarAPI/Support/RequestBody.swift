@@ -29,7 +29,9 @@ extension Request {
         }
         guard case .object(let fields) = inner else {
             throw AshlarError(
-                .invalidInput, "Invalid input for field/attribute \(key). Value: \(inner.rendered). \(inner.rendered) is not of type 'object'.")
+                .invalidInput,
+                "Invalid input for field/attribute \(key). Value: \(inner.rendered). \(inner.rendered) is not of type 'object'."
+            )
         }
         return Fields(fields, top: top)
     }
@@ -58,12 +60,15 @@ struct Fields {
         if !unknown.isEmpty {
             throw AshlarError(
                 .invalidInput,
-                "Invalid input received: Additional properties are not allowed (\(unknown.map { "'\($0)'" }.joined(separator: ", ")) \(unknown.count == 1 ? "was" : "were") unexpected).")
+                "Invalid input received: Additional properties are not allowed (\(unknown.map { "'\($0)'" }.joined(separator: ", ")) \(unknown.count == 1 ? "was" : "were") unexpected)."
+            )
         }
     }
 
     /// A string of at most `maxLength` characters. Absent: nil; JSON null (when allowed): `.some(nil)`.
-    func string(_ key: String, maxLength: Int = 255, minLength: Int = 0, nullable: Bool = true) throws(AshlarError)
+    func string(
+        _ key: String, maxLength: Int = 255, minLength: Int = 0, nullable: Bool = true
+    ) throws(AshlarError)
         -> String??
     {
         guard let value = values[key] else { return nil }
@@ -72,7 +77,9 @@ struct Fields {
             if nullable { return .some(nil) }
             throw Self.invalid(key, value, "None is not of type 'string'.")
         case .string(let s):
-            if s.count > maxLength { throw Self.invalid(key, value, "'\(s.prefix(40))…' is too long (max \(maxLength)).") }
+            if s.count > maxLength {
+                throw Self.invalid(key, value, "'\(s.prefix(40))…' is too long (max \(maxLength)).")
+            }
             if s.count < minLength {
                 throw Self.invalid(key, value, minLength == 1 ? "'\(s)' should be non-empty." : "'\(s)' is too short.")
             }
@@ -141,7 +148,8 @@ struct Fields {
         var result: [String: String] = [:]
         for (k, v) in dict {
             guard !k.isEmpty, k.count <= 255 else {
-                throw invalid(field, .object(dict), "Metadata keys must be 1 to 255 characters long ('\(k.prefix(40))').")
+                throw invalid(
+                    field, .object(dict), "Metadata keys must be 1 to 255 characters long ('\(k.prefix(40))').")
             }
             guard case .string(let s) = v else {
                 throw invalid(field, .object(dict), "The value of '\(k)' must be a string, not \(v.typeName).")

@@ -1,5 +1,5 @@
-import Foundation
 import AshlarCore
+import Foundation
 
 /// Resource and collection links, as Cinder's view builders make them.
 enum Links {

@@ -3,7 +3,8 @@ import AshlarCore
 /// The volume type representation (`cinder/api/views/types.py`).
 enum VolumeTypeView {
     static func show(_ t: VolumeType, _ context: APIRequestContext) -> JSONValue {
-        let specs = context.caller.isAdmin ? t.extraSpecs : t.extraSpecs.filter { VolumeType.userVisibleSpecs.contains($0.key) }
+        let specs =
+            context.caller.isAdmin ? t.extraSpecs : t.extraSpecs.filter { VolumeType.userVisibleSpecs.contains($0.key) }
         var d: [String: JSONValue] = [
             "id": .string(t.id),
             "name": .string(t.name),

@@ -5,7 +5,10 @@ import Foundation
 /// `cinder/api/v3/views/volumes.py` gates them.
 enum VolumeView {
     static func summary(_ v: Volume, _ context: APIRequestContext) -> JSONValue {
-        ["id": .string(v.id), "name": optional(v.name), "links": Links.resource(context, collection: "volumes", id: v.id)]
+        [
+            "id": .string(v.id), "name": optional(v.name),
+            "links": Links.resource(context, collection: "volumes", id: v.id),
+        ]
     }
 
     static func detail(_ v: Volume, typeName: String?, _ context: APIRequestContext) -> JSONValue {

@@ -199,7 +199,8 @@ public struct AshlarConfig: Sendable, Equatable {
         let listenPort: Int
         if let port = overrides.listenPort {
             guard portRange.contains(port) else {
-                throw overrideError("osapi_volume_listen_port", "'\(port)' is out of range: must be \(describe(portRange))")
+                throw overrideError(
+                    "osapi_volume_listen_port", "'\(port)' is out of range: must be \(describe(portRange))")
             }
             listenPort = port
         } else {
@@ -227,10 +228,11 @@ public struct AshlarConfig: Sendable, Equatable {
 
         var backends: [BackendConfig] = []
         for name in enabledBackends {
-            backends.append(try BackendConfig(
-                name: name, layers: layers, serviceHost: host, statePath: statePath,
-                isSoleBackend: enabledBackends.count == 1, currentDirectory: currentDirectory
-            ))
+            backends.append(
+                try BackendConfig(
+                    name: name, layers: layers, serviceHost: host, statePath: statePath,
+                    isSoleBackend: enabledBackends.count == 1, currentDirectory: currentDirectory
+                ))
         }
         // Two backends sharing a directory would see each other's volume files.
         var directoryOwners: [String: String] = [:]

@@ -72,7 +72,8 @@ public struct BackendConfig: Sendable, Equatable {
     /// The setting for `option` from ``options``, located via ``settings`` when known.
     public func setting(_ option: String) -> AshlarConfig.Setting? {
         guard let value = options[option] else { return nil }
-        var located = settings[option]
+        var located =
+            settings[option]
             ?? AshlarConfig.Setting(value: value, file: nil, section: name, option: option, line: nil)
         located.value = value  // `options` is authoritative if someone changed it
         return located
@@ -138,7 +139,8 @@ public struct BackendConfig: Sendable, Equatable {
             fileVolumeDir = isSoleBackend && name == "file-1" ? volumes : AshlarConfig.join(volumes, name)
         }
 
-        let ratio = setting("max_over_subscription_ratio")
+        let ratio =
+            setting("max_over_subscription_ratio")
             ?? layers.setting("max_over_subscription_ratio", in: INIFile.defaultSection)
         if let ratio, ratio.value.lowercased() == "auto" {
             throw ratio.error("'auto' is not supported yet: give a number of at least 1.0", code: .unsupported)
@@ -230,7 +232,8 @@ public struct BackendConfig: Sendable, Equatable {
             case .string(let value): Self.quote(value)
             case .array(let values): "[" + values.map(\.json).joined(separator: ",") + "]"
             case .object(let members):
-                "{" + members.keys.sorted().map { Self.quote($0) + ":" + members[$0]!.json }.joined(separator: ",") + "}"
+                "{" + members.keys.sorted().map { Self.quote($0) + ":" + members[$0]!.json }.joined(separator: ",")
+                    + "}"
             }
         }
 

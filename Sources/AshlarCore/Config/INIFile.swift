@@ -123,12 +123,14 @@ public struct INIFile: Sendable, Equatable {
             }
             if trimmed.hasPrefix("[") {
                 guard trimmed.hasSuffix("]") else {
-                    throw ConfigError(.syntax, message: "section header '\(trimmed)' is missing its closing ']'",
-                                      file: path, line: number)
+                    throw ConfigError(
+                        .syntax, message: "section header '\(trimmed)' is missing its closing ']'",
+                        file: path, line: number)
                 }
                 let name = trimmed.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
                 guard !name.isEmpty else {
-                    throw ConfigError(.syntax, message: "section header '\(trimmed)' has no name", file: path, line: number)
+                    throw ConfigError(
+                        .syntax, message: "section header '\(trimmed)' has no name", file: path, line: number)
                 }
                 if let index = sectionIndex[name] {
                     current = index
@@ -148,9 +150,10 @@ public struct INIFile: Sendable, Equatable {
             case let (e?, nil): separator = e
             case let (nil, c?): separator = c
             case (nil, nil):
-                throw ConfigError(.syntax,
-                                  message: "expected 'option = value', 'option: value' or a [section] header, got '\(trimmed)'",
-                                  file: path, line: number)
+                throw ConfigError(
+                    .syntax,
+                    message: "expected 'option = value', 'option: value' or a [section] header, got '\(trimmed)'",
+                    file: path, line: number)
             }
             let option = trimmed[..<separator].trimmingCharacters(in: .whitespaces)
             var value = trimmed[trimmed.index(after: separator)...].trimmingCharacters(in: .whitespaces)
@@ -158,9 +161,10 @@ public struct INIFile: Sendable, Equatable {
                 throw ConfigError(.syntax, message: "option name is empty in '\(trimmed)'", file: path, line: number)
             }
             guard current != nil else {
-                throw ConfigError(.syntax,
-                                  message: "option '\(option)' appears before any [section] header (put it under [DEFAULT])",
-                                  file: path, option: option, line: number)
+                throw ConfigError(
+                    .syntax,
+                    message: "option '\(option)' appears before any [section] header (put it under [DEFAULT])",
+                    file: path, option: option, line: number)
             }
             // Like oslo.config: one pair of matching quotes around the value is dropped.
             if value.count >= 2, let first = value.first, first == "\"" || first == "'", value.last == first {

@@ -49,7 +49,8 @@ public struct SchedulerOptions: Sendable, Equatable {
         let defaults = SchedulerOptions()
         self.init(
             defaultFilters: layers.setting("scheduler_default_filters", in: section)?.list() ?? defaults.defaultFilters,
-            defaultWeighers: layers.setting("scheduler_default_weighers", in: section)?.list() ?? defaults.defaultWeighers,
+            defaultWeighers: layers.setting("scheduler_default_weighers", in: section)?.list()
+                ?? defaults.defaultWeighers,
             maxAttempts: try layers.setting("scheduler_max_attempts", in: section)?.int(in: 1...Int.max)
                 ?? defaults.maxAttempts,
             capacityWeightMultiplier: try layers.setting("capacity_weight_multiplier", in: section)?.double()

@@ -30,7 +30,9 @@ public struct VolumeType: Sendable, Hashable {
     }
 
     /// Extra specs a non-admin may see (`cinder/policies/type_extra_specs.py`).
-    public static let userVisibleSpecs: Set<String> = ["RESKEY:availability_zones", "multiattach", "replication_enabled"]
+    public static let userVisibleSpecs: Set<String> = [
+        "RESKEY:availability_zones", "multiattach", "replication_enabled",
+    ]
 
     /// Whether volumes of this type may be attached more than once (`multiattach="<is> True"`).
     public var isMultiattach: Bool {

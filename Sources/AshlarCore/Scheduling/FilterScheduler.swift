@@ -70,7 +70,9 @@ public struct FilterScheduler: Sendable {
     }
 
     /// Builds a scheduler from the names in the config. Unknown names are a configuration error.
-    public static func make(filterNames: [String], weigherNames: [String], capacityWeightMultiplier: Double)
+    public static func make(
+        filterNames: [String], weigherNames: [String], capacityWeightMultiplier: Double
+    )
         throws(AshlarError) -> FilterScheduler
     {
         var filters: [any BackendFilter] = []

@@ -24,7 +24,8 @@ extension PoolState {
                 totalCapacityGB: capacity(caps["total_capacity_gb"]),
                 freeCapacityGB: capacity(caps["free_capacity_gb"]),
                 allocatedCapacityGB: number(caps["allocated_capacity_gb"]) ?? 0,
-                provisionedCapacityGB: number(caps["provisioned_capacity_gb"]) ?? number(caps["allocated_capacity_gb"]) ?? 0,
+                provisionedCapacityGB: number(caps["provisioned_capacity_gb"]) ?? number(caps["allocated_capacity_gb"])
+                    ?? 0,
                 reservedPercentage: number(caps["reserved_percentage"]) ?? 0,
                 maxOverSubscriptionRatio: number(caps["max_over_subscription_ratio"]) ?? 20,
                 thinProvisioningSupport: bool(caps["thin_provisioning_support"]) ?? false,

@@ -70,7 +70,9 @@ public enum VolumeRPC {
         }
 
         /// The backend's current capabilities (a call).
-        public func getCapabilities(host: String, context: CallerContext, timeout: Duration = .seconds(60))
+        public func getCapabilities(
+            host: String, context: CallerContext, timeout: Duration = .seconds(60)
+        )
             async throws -> [String: JSONValue]
         {
             let reply = try await transport.call(

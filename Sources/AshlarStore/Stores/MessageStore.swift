@@ -12,11 +12,13 @@ public struct MessageStore: Sendable {
         try await db.write.insert(into: "messages")
             .columns(
                 "id", "project_id", "request_id", "resource_type", "resource_uuid", "event_id", "message_level",
-                "user_message", "created_at", "expires_at")
+                "user_message", "created_at", "expires_at"
+            )
             .values(
                 SQLBind(m.id), SQLBind(m.projectID), SQLBind(m.requestID), SQLBind(m.resourceType),
                 SQLBind(m.resourceUUID), SQLBind(m.eventID), SQLBind(m.level), SQLBind(m.userMessage),
-                SQLBind(m.createdAt.stored), SQLBind(m.expiresAt.stored))
+                SQLBind(m.createdAt.stored), SQLBind(m.expiresAt.stored)
+            )
             .run()
     }
 

@@ -16,10 +16,12 @@ public struct ServiceStore: Sendable {
             try await db.write.insert(into: "services")
                 .columns(
                     "host", "binary_name", "topic", "availability_zone", "disabled", "disabled_reason", "frozen",
-                    "report_count", "backend_state", "created_at", "updated_at")
+                    "report_count", "backend_state", "created_at", "updated_at"
+                )
                 .values(
                     SQLBind(host), SQLBind(binary), SQLBind(topic), SQLBind(availabilityZone), SQLBind(false),
-                    SQLBind(String?.none), SQLBind(false), SQLBind(0), SQLBind(String?.none), SQLBind(now), SQLBind(now))
+                    SQLBind(String?.none), SQLBind(false), SQLBind(0), SQLBind(String?.none), SQLBind(now), SQLBind(now)
+                )
                 .run()
         } else {
             try await db.write.update("services").set("topic", to: topic).set("availability_zone", to: availabilityZone)
@@ -50,10 +52,13 @@ public struct ServiceStore: Sendable {
 
     /// Enables or disables every service of `binary` on `host` (a backend host `node@backend`, or `node` for all
     /// of a node's backends); returns the services changed.
-    public func setDisabled(host: String, binary: String, disabled: Bool, reason: String?) async throws
+    public func setDisabled(
+        host: String, binary: String, disabled: Bool, reason: String?
+    ) async throws
         -> [ServiceRecord]
     {
-        let builder = db.write.update("services").set("disabled", to: disabled).set("disabled_reason", to: SQLBind(reason))
+        let builder = db.write.update("services").set("disabled", to: disabled).set(
+            "disabled_reason", to: SQLBind(reason))
         builder.where("binary_name", .equal, binary)
         builder.where { group in
             group.where("host", .equal, host).orWhere(SQLIdentifier("host"), .like, SQLBind(host + "@%"))

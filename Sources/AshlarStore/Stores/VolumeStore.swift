@@ -96,7 +96,10 @@ public struct VolumeStore: Sendable {
     public func totals(projectID: String?, query: ListQuery? = nil) async throws -> (count: Int, gigabytes: Int) {
         let select = db.read.select()
             .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n")
-            .column(SQLFunction("COALESCE", args: SQLFunction("SUM", args: SQLIdentifier("size")), SQLLiteral.numeric("0")), as: "gb")
+            .column(
+                SQLFunction("COALESCE", args: SQLFunction("SUM", args: SQLIdentifier("size")), SQLLiteral.numeric("0")),
+                as: "gb"
+            )
             .from("volumes")
         try applyFilters(query ?? ListQuery(projectID: projectID), to: select)
         guard let row = try await select.first() else { return (0, 0) }
@@ -108,7 +111,9 @@ public struct VolumeStore: Sendable {
         let rows = try await db.read.select().column("status")
             .column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("volumes").groupBy("status").all()
         var result: [String: Int] = [:]
-        for row in rows { result[try row.decode(column: "status", as: String.self)] = try row.decode(column: "n", as: Int.self) }
+        for row in rows {
+            result[try row.decode(column: "status", as: String.self)] = try row.decode(column: "n", as: Int.self)
+        }
         return result
     }
 
@@ -121,7 +126,9 @@ public struct VolumeStore: Sendable {
 
     /// Applies `update` when the row matches `condition`; returns the updated volume, or nil when it did not match.
     @discardableResult
-    public func update(_ id: String, where condition: VolumeCondition = .init(), set update: VolumeUpdate)
+    public func update(
+        _ id: String, where condition: VolumeCondition = .init(), set update: VolumeUpdate
+    )
         async throws -> Volume?
     {
         let builder = db.write.update("volumes")
@@ -167,7 +174,9 @@ public struct VolumeStore: Sendable {
         return SQLFunction("json_extract", args: SQLIdentifier("metadata"), SQLBind(path))
     }
 
-    static func predicate(column: String, _ op: ListQuery.Operator, _ value: ListQuery.Value) throws
+    static func predicate(
+        column: String, _ op: ListQuery.Operator, _ value: ListQuery.Value
+    ) throws
         -> any SQLExpression
     {
         let bind: any SQLExpression
@@ -202,7 +211,9 @@ public struct VolumeStore: Sendable {
         var alternatives: [any SQLExpression] = []
         var equalities: [any SQLExpression] = []
         for key in sort {
-            guard let column = Self.columns[key.field] else { throw AshlarError.invalidInput("Invalid sort key \(key.field)") }
+            guard let column = Self.columns[key.field] else {
+                throw AshlarError.invalidInput("Invalid sort key \(key.field)")
+            }
             let (lhs, rhs) = Self.comparable(column: column, of: last)
             let step = SQLBinaryExpression(lhs, key.ascending ? .greaterThan : .lessThan, rhs)
             alternatives.append(SQLGroupExpression(SQLList(equalities + [step], separator: SQLRaw(" AND "))))

@@ -15,7 +15,9 @@ public struct VolumeTypeStore: Sendable {
         }
         do {
             try await db.write.insert(into: "volume_types")
-                .columns("id", "name", "description", "is_public", "extra_specs", "qos_specs_id", "created_at", "updated_at")
+                .columns(
+                    "id", "name", "description", "is_public", "extra_specs", "qos_specs_id", "created_at", "updated_at"
+                )
                 .values(
                     SQLBind(t.id), SQLBind(t.name), SQLBind(t.description), SQLBind(t.isPublic),
                     SQLBind(encodeMap(t.extraSpecs)), SQLBind(t.qosSpecsID), SQLBind(t.createdAt.stored),
@@ -24,7 +26,9 @@ public struct VolumeTypeStore: Sendable {
                 .run()
         } catch {
             // A racing insert of the same name loses on the unique index.
-            if try await get(name: t.name) != nil { throw AshlarError(.conflict, "Volume Type \(t.name) already exists.") }
+            if try await get(name: t.name) != nil {
+                throw AshlarError(.conflict, "Volume Type \(t.name) already exists.")
+            }
             throw error
         }
     }
@@ -70,7 +74,9 @@ public struct VolumeTypeStore: Sendable {
     }
 
     /// Changes the extra specs with `change`, retrying when a concurrent change got there first.
-    public func modifySpecs(id: String, _ change: @Sendable ([String: String]) throws -> [String: String])
+    public func modifySpecs(
+        id: String, _ change: @Sendable ([String: String]) throws -> [String: String]
+    )
         async throws -> VolumeType
     {
         for _ in 0..<20 {
@@ -124,7 +130,10 @@ public struct VolumeTypeStore: Sendable {
 
     public func defaults() async throws -> [(projectID: String, typeID: String)] {
         try await db.read.select().column("*").from("default_types").orderBy("project_id").all().map {
-            (try $0.decode(column: "project_id", as: String.self), try $0.decode(column: "volume_type_id", as: String.self))
+            (
+                try $0.decode(column: "project_id", as: String.self),
+                try $0.decode(column: "volume_type_id", as: String.self)
+            )
         }
     }
 

@@ -58,18 +58,18 @@ public struct VolumeManager: Service {
         do {
             // Graceful shutdown cancels the consumers and loops; in-flight messages finish first.
             try await cancelWhenGracefulShutdown {
-            try await withThrowingDiscardingTaskGroup { group in
-                group.addTask {
-                    try await transport.serve(topic: "\(VolumeRPC.topic).\(host)", server: node, endpoint: endpoint)
-                }
-                group.addTask {
-                    // Heartbeat and report until shutdown; a failed round is logged and retried next interval.
-                    while !Task.isCancelled {
-                        await reportState(driverReady: ready)
-                        try await Task.sleep(for: reportInterval)
+                try await withThrowingDiscardingTaskGroup { group in
+                    group.addTask {
+                        try await transport.serve(topic: "\(VolumeRPC.topic).\(host)", server: node, endpoint: endpoint)
+                    }
+                    group.addTask {
+                        // Heartbeat and report until shutdown; a failed round is logged and retried next interval.
+                        while !Task.isCancelled {
+                            await reportState(driverReady: ready)
+                            try await Task.sleep(for: reportInterval)
+                        }
                     }
                 }
-            }
             }
         } catch is CancellationError {
             logger.info("volume service stopped")

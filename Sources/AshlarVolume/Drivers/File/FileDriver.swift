@@ -2,7 +2,7 @@ import AshlarCore
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Volumes as sparse raw files, one per volume, named `volume-<id>` in the backend's directory.
@@ -37,7 +37,8 @@ public struct FileDriver: VolumeDriver {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         } catch {
-            throw AshlarError(.driverFailure, "Cannot create the volume directory \(directory): \(error.localizedDescription)")
+            throw AshlarError(
+                .driverFailure, "Cannot create the volume directory \(directory): \(error.localizedDescription)")
         }
         guard access(directory, W_OK) == 0 else {
             throw AshlarError(.driverFailure, "The volume directory \(directory) is not writable.")
