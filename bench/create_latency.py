@@ -14,9 +14,13 @@ HEADERS = {"X-Auth-Token": "admin:admin", "Content-Type": "application/json",
            "OpenStack-API-Version": "volume 3.71"}
 
 
+PROJECT = "admin"
+
+
 def call(method, url, body=None):
     data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(url, data=data, method=method, headers=HEADERS)
+    headers = dict(HEADERS, **{"X-Auth-Token": f"admin:{PROJECT}"})
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     with urllib.request.urlopen(req, timeout=30) as resp:
         raw = resp.read()
         return resp.status, (json.loads(raw) if raw else None)
@@ -28,7 +32,7 @@ def parse(ts):
 
 def create(base, name):
     start = time.monotonic()
-    status, body = call("POST", f"{base}/admin/volumes", {"volume": {"size": 1, "name": name}})
+    status, body = call("POST", f"{base}/{PROJECT}/volumes", {"volume": {"size": 1, "name": name}})
     return body["volume"]["id"], (time.monotonic() - start) * 1000
 
 
@@ -36,7 +40,7 @@ def settle(base, ids, timeout=60):
     deadline = time.monotonic() + timeout
     wanted = set(ids)
     while time.monotonic() < deadline:
-        _, body = call("GET", f"{base}/admin/volumes/detail?limit=1000")
+        _, body = call("GET", f"{base}/{PROJECT}/volumes/detail?limit=1000")
         vols = {v["id"]: v for v in body["volumes"] if v["id"] in wanted}
         if len(vols) == len(wanted) and all(v["status"] in ("available", "error") for v in vols.values()):
             return vols
@@ -55,7 +59,10 @@ def main():
     ap.add_argument("--rate", type=float, default=50)
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--populate", type=int)
+    ap.add_argument("--project", default="admin")
     args = ap.parse_args()
+    global PROJECT
+    PROJECT = args.project
     if args.populate:
         with concurrent.futures.ThreadPoolExecutor(8) as pool:
             ids = [f.result()[0] for f in [pool.submit(create, args.base, f"pop-{i}") for i in range(args.populate)]]

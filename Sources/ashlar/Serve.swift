@@ -42,7 +42,15 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data("ashlar: configuration error: \(error)\n".utf8))
             throw ExitCode(2)
         }
-        let level: Logger.Level = debug ? .debug : .info
+        // ASHLAR_LOG_LEVEL (trace … critical) overrides; --debug is the short form of debug.
+        // glibc re-reads /etc/localtime for every log line's timestamp unless TZ is set; naming the same file
+        // keeps local time and reads it once.
+        setenv("TZ", ":/etc/localtime", 0)
+        let level: Logger.Level =
+            debug
+            ? .debug
+            : ProcessInfo.processInfo.environment["ASHLAR_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
+                ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level

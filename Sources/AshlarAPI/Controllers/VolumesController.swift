@@ -93,12 +93,13 @@ struct VolumesController {
         }
         _ = hints  // Scheduler hints are taken by the filters of a later release; accepted here as Cinder does.
 
-        let volume = Volume(
+        var volume = Volume(
             projectID: context.caller.projectID, userID: context.caller.userID, name: name ?? nil,
             description: description ?? nil, size: size, status: .creating,
             availabilityZone: zone ?? env.defaultAvailabilityZone, volumeTypeID: type.id,
             multiattach: type.isMultiattach, metadata: metadata)
         try await env.volumes.insert(volume)
+        volume.volumeTypeName = type.name
         let spec = RequestSpec(
             volumeID: volume.id, size: size, availabilityZone: zone, volumeTypeName: type.name,
             extraSpecs: type.extraSpecs)
@@ -110,7 +111,7 @@ struct VolumesController {
             throw AshlarError(.unavailable, "The scheduler could not be reached: \(error)")
         }
         context.logger.info("volume \(volume.id) accepted", metadata: ["size_gb": "\(size)", "type": "\(type.name)"])
-        return JSONResponse.make(["volume": VolumeView.detail(volume, typeName: type.name, context)], status: .accepted)
+        return JSONResponse.make(["volume": VolumeView.detail(volume, context)], status: .accepted)
     }
 
     /// The type a create asks for, by id or name, or the project's default type.
@@ -149,8 +150,7 @@ struct VolumesController {
 
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let volume = try await find(context)
-        let typeName = try await env.types.get(id: volume.volumeTypeID)?.name
-        return JSONResponse.make(["volume": VolumeView.detail(volume, typeName: typeName, context)])
+        return JSONResponse.make(["volume": VolumeView.detail(volume, context)])
     }
 
     func find(_ context: APIRequestContext) async throws -> Volume {
@@ -175,10 +175,7 @@ struct VolumesController {
         }
         var body: [String: JSONValue] = [:]
         if detail {
-            let typeNames = Dictionary(
-                try await env.types.list().map { ($0.id, $0.name) }, uniquingKeysWith: { a, _ in a })
-            body["volumes"] = .array(
-                volumes.map { VolumeView.detail($0, typeName: typeNames[$0.volumeTypeID], context) })
+            body["volumes"] = .array(volumes.map { VolumeView.detail($0, context) })
         } else {
             body["volumes"] = .array(volumes.map { VolumeView.summary($0, context) })
         }
@@ -314,8 +311,9 @@ struct VolumesController {
             if try await env.volumes.get(volume.id) == nil { throw AshlarError.volumeNotFound(volume.id) }
             throw AshlarError.invalidVolume("The volume is in maintenance and cannot be updated.")
         }
-        let typeName = try await env.types.get(id: updated.volumeTypeID)?.name
-        return JSONResponse.make(["volume": VolumeView.detail(updated, typeName: typeName, context)])
+        var shown = updated
+        shown.volumeTypeName = volume.volumeTypeName  // an update never changes the type
+        return JSONResponse.make(["volume": VolumeView.detail(shown, context)])
     }
 
     // MARK: Delete

@@ -13,6 +13,7 @@ struct APIResponder: HTTPResponder {
 
     let router: RouterResponder<APIRequestContext>
     let environment: APIEnvironment
+    let requestMetrics = RequestMetrics()
 
     /// Top-level names under `/v3/` that are resources, not project ids.
     static let resourceNames: Set<String> = [

@@ -11,7 +11,7 @@ enum VolumeView {
         ]
     }
 
-    static func detail(_ v: Volume, typeName: String?, _ context: APIRequestContext) -> JSONValue {
+    static func detail(_ v: Volume, _ context: APIRequestContext) -> JSONValue {
         let version = context.version
         let admin = context.caller.isAdmin
         var d: [String: JSONValue] = [
@@ -23,7 +23,7 @@ enum VolumeView {
             "updated_at": v.updatedAt.map { .string(Timestamp.format($0)) } ?? .null,
             "name": optional(v.name),
             "description": optional(v.description),
-            "volume_type": optional(typeName),
+            "volume_type": optional(v.volumeTypeName),
             "snapshot_id": optional(v.snapshotID),
             "source_volid": optional(v.sourceVolumeID),
             "metadata": .object(v.metadata.mapValues(JSONValue.string)),

@@ -32,6 +32,8 @@ public struct Volume: Sendable, Hashable {
     public var createdAt: Date
     public var updatedAt: Date?
     public var launchedAt: Date?
+    /// The type's name, filled in when the volume is read (not stored with the volume).
+    public var volumeTypeName: String?
 
     public init(
         id: String = UUID().uuidString.lowercased(), projectID: String, userID: String, name: String? = nil,
@@ -42,7 +44,7 @@ public struct Volume: Sendable, Hashable {
         replicationStatus: String? = nil, previousStatus: String? = nil, consumesQuota: Bool = true,
         metadata: [String: String] = [:], adminMetadata: [String: String] = [:],
         imageMetadata: [String: String] = [:], createdAt: Date = Date(), updatedAt: Date? = nil,
-        launchedAt: Date? = nil
+        launchedAt: Date? = nil, volumeTypeName: String? = nil
     ) {
         self.id = id
         self.projectID = projectID
@@ -70,6 +72,7 @@ public struct Volume: Sendable, Hashable {
         self.createdAt = createdAt
         self.updatedAt = updatedAt
         self.launchedAt = launchedAt
+        self.volumeTypeName = volumeTypeName
     }
 
     /// Whether the volume was made read-only with `os-update_readonly_flag`.

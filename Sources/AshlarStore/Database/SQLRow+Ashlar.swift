@@ -8,12 +8,18 @@ extension SQLRow {
     }
 
     func optionalDate(_ column: String) throws -> Date? {
-        try decode(column: column, as: Double?.self).map(Date.init(timeIntervalSince1970:))
+        try optional(column, Double.self).map(Date.init(timeIntervalSince1970:))
+    }
+
+    /// A nullable column. Checked for NULL first: decoding `T?` directly takes the drivers' slow generic path.
+    func optional<T: Decodable>(_ column: String, _ type: T.Type) throws -> T? {
+        try decodeNil(column: column) ? nil : decode(column: column, as: T.self)
     }
 
     /// Decodes a string map stored as JSON text.
     func stringMap(_ column: String) throws -> [String: String] {
         let text = try decode(column: column, as: String.self)
+        if text == "{}" { return [:] }  // the common case, without a decoder
         return try JSONDecoder().decode([String: String].self, from: Data(text.utf8))
     }
 }

@@ -33,9 +33,9 @@ public struct MessageStore: Sendable {
         UserMessage(
             id: try row.decode(column: "id", as: String.self),
             projectID: try row.decode(column: "project_id", as: String.self),
-            requestID: try row.decode(column: "request_id", as: String?.self),
-            resourceType: try row.decode(column: "resource_type", as: String?.self),
-            resourceUUID: try row.decode(column: "resource_uuid", as: String?.self),
+            requestID: try row.optional("request_id", String.self),
+            resourceType: try row.optional("resource_type", String.self),
+            resourceUUID: try row.optional("resource_uuid", String.self),
             eventID: try row.decode(column: "event_id", as: String.self),
             level: try row.decode(column: "message_level", as: String.self),
             userMessage: try row.decode(column: "user_message", as: String.self),

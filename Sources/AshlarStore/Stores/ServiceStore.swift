@@ -73,12 +73,12 @@ public struct ServiceStore: Sendable {
             topic: try row.decode(column: "topic", as: String.self),
             availabilityZone: try row.decode(column: "availability_zone", as: String.self),
             disabled: try row.decode(column: "disabled", as: Bool.self),
-            disabledReason: try row.decode(column: "disabled_reason", as: String?.self),
+            disabledReason: try row.optional("disabled_reason", String.self),
             frozen: try row.decode(column: "frozen", as: Bool.self),
             reportCount: try row.decode(column: "report_count", as: Int.self),
             createdAt: try row.date("created_at"),
             updatedAt: try row.optionalDate("updated_at"),
-            backendState: try row.decode(column: "backend_state", as: String?.self)
+            backendState: try row.optional("backend_state", String.self)
         )
     }
 }

@@ -47,7 +47,7 @@ public struct VolumeStore: Sendable {
 
     /// The volume with this id, in any project; nil when there is none.
     public func get(_ id: String) async throws -> Volume? {
-        try await db.read.select().column("*").from("volumes").where("id", .equal, id).first().map(Self.decode)
+        try await selectVolumes().where("id", .equal, id).first().map(Self.decode)
     }
 
     /// The volume with this id if `projectID` may see it (nil project: any).
@@ -59,7 +59,7 @@ public struct VolumeStore: Sendable {
 
     /// One page of volumes. Throws `.notFound` when the marker does not exist.
     public func list(_ query: ListQuery) async throws -> [Volume] {
-        let select = db.read.select().column("*").from("volumes")
+        let select = selectVolumes()
         try applyFilters(query, to: select)
         var sort = query.sort
         for tie in ["created_at", "id"] where !sort.contains(where: { Self.columns[$0.field] == tie }) {
@@ -119,7 +119,7 @@ public struct VolumeStore: Sendable {
 
     /// Volumes placed on a backend (`host@backend`, any pool).
     public func onBackend(_ backend: String) async throws -> [Volume] {
-        try await db.read.select().column("*").from("volumes")
+        try await selectVolumes()
             .where(SQLIdentifier("host"), .like, SQLBind(backend.replacingOccurrences(of: "%", with: "") + "#%"))
             .all().map(Self.decode)
     }
@@ -154,6 +154,19 @@ public struct VolumeStore: Sendable {
     }
 
     // MARK: - Query building
+
+    /// Every column of `volumes` plus the type's name, read in the same statement so that views need no second
+    /// query and the name is never stale.
+    private func selectVolumes() -> SQLSelectBuilder {
+        db.read.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("volumes")))
+            .column(
+                SQLSubquery.select { sub in
+                    sub.column("name").from("volume_types")
+                        .where(SQLColumn("id", table: "volume_types"), .equal, SQLColumn("volume_type_id", table: "volumes"))
+                }, as: "type_name"
+            )
+            .from("volumes")
+    }
 
     private func applyFilters(_ query: ListQuery, to builder: some SQLPredicateBuilder) throws {
         if let project = query.projectID { builder.where("project_id", .equal, project) }
@@ -264,29 +277,30 @@ public struct VolumeStore: Sendable {
             id: try row.decode(column: "id", as: String.self),
             projectID: try row.decode(column: "project_id", as: String.self),
             userID: try row.decode(column: "user_id", as: String.self),
-            name: try row.decode(column: "name", as: String?.self),
-            description: try row.decode(column: "description", as: String?.self),
+            name: try row.optional("name", String.self),
+            description: try row.optional("description", String.self),
             size: try row.decode(column: "size", as: Int.self),
             status: VolumeStatus(try row.decode(column: "status", as: String.self)),
             attachStatus: AttachStatus(try row.decode(column: "attach_status", as: String.self)),
             availabilityZone: try row.decode(column: "availability_zone", as: String.self),
             volumeTypeID: try row.decode(column: "volume_type_id", as: String.self),
-            host: try row.decode(column: "host", as: String?.self),
+            host: try row.optional("host", String.self),
             bootable: try row.decode(column: "bootable", as: Bool.self),
             multiattach: try row.decode(column: "multiattach", as: Bool.self),
             encrypted: try row.decode(column: "encrypted", as: Bool.self),
-            snapshotID: try row.decode(column: "snapshot_id", as: String?.self),
-            sourceVolumeID: try row.decode(column: "source_volid", as: String?.self),
-            migrationStatus: try row.decode(column: "migration_status", as: String?.self),
-            replicationStatus: try row.decode(column: "replication_status", as: String?.self),
-            previousStatus: try row.decode(column: "previous_status", as: String?.self),
+            snapshotID: try row.optional("snapshot_id", String.self),
+            sourceVolumeID: try row.optional("source_volid", String.self),
+            migrationStatus: try row.optional("migration_status", String.self),
+            replicationStatus: try row.optional("replication_status", String.self),
+            previousStatus: try row.optional("previous_status", String.self),
             consumesQuota: try row.decode(column: "consumes_quota", as: Bool.self),
             metadata: try row.stringMap("metadata"),
             adminMetadata: try row.stringMap("admin_metadata"),
             imageMetadata: try row.stringMap("image_metadata"),
             createdAt: try row.date("created_at"),
             updatedAt: try row.optionalDate("updated_at"),
-            launchedAt: try row.optionalDate("launched_at")
+            launchedAt: try row.optionalDate("launched_at"),
+            volumeTypeName: row.contains(column: "type_name") ? try row.optional("type_name", String.self) : nil
         )
     }
 }

@@ -151,10 +151,10 @@ public struct VolumeTypeStore: Sendable {
         VolumeType(
             id: try row.decode(column: "id", as: String.self),
             name: try row.decode(column: "name", as: String.self),
-            description: try row.decode(column: "description", as: String?.self),
+            description: try row.optional("description", String.self),
             isPublic: try row.decode(column: "is_public", as: Bool.self),
             extraSpecs: try row.stringMap("extra_specs"),
-            qosSpecsID: try row.decode(column: "qos_specs_id", as: String?.self),
+            qosSpecsID: try row.optional("qos_specs_id", String.self),
             createdAt: try row.date("created_at"),
             updatedAt: try row.optionalDate("updated_at")
         )
