@@ -16,6 +16,7 @@ public enum APIServer {
         ServicesController(env: environment).register(on: router)
         LimitsController(env: environment).register(on: router)
         MessagesController(env: environment).register(on: router)
+        BackendsController(env: environment).register(on: router)
         OperationsController(env: environment).register(on: router)
         return APIResponder(router: router.buildResponder(), environment: environment)
     }

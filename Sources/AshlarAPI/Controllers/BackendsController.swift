@@ -1,0 +1,68 @@
+import AshlarCore
+import AshlarMessaging
+import AshlarStore
+import Foundation
+import Hummingbird
+import Logging
+
+/// `/scheduler-stats/get_pools` and `/capabilities/{host}`: what the scheduler and the backends report.
+struct BackendsController {
+    let env: APIEnvironment
+
+    func register(on router: Router<APIRequestContext>) {
+        router.get("/v3/scheduler-stats/get_pools", use: pools)
+        router.get("/v3/capabilities/:host", use: capabilities)
+    }
+
+    /// The pools as the scheduler sees them (a call to the scheduler, as Cinder makes it); names only unless
+    /// `detail=true`; `name` filters at 3.28.
+    func pools(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try context.requireAdmin("scheduler_extension:scheduler_stats:get_pools")
+        let params = ListParameters(request)
+        let detail = params.value("detail").flatMap(ExtraSpecMatcher.parseBool) ?? false
+        let reply = try await env.transport.call(
+            RPCMessage(method: SchedulerRPC.Method.getPools, context: context.caller, arguments: VolumeRPC.Empty()),
+            to: .scheduler, timeout: .seconds(30))
+        var pools = try reply.map { try RPCCoding.decoder.decode([JSONValue].self, from: $0) } ?? []
+        if context.version >= APIVersion(3, 28), let name = params.value("name") {
+            pools = pools.filter { $0.objectValue?["name"]?.stringValue == name }
+        }
+        let shown: [JSONValue] = pools.map { pool in
+            guard !detail, let name = pool.objectValue?["name"] else { return pool }
+            return ["name": name]
+        }
+        return JSONResponse.make(["pools": .array(shown)])
+    }
+
+    /// A backend's capabilities, asked of the backend itself.
+    func capabilities(_ request: Request, _ context: APIRequestContext) async throws -> Response {
+        try context.requireAdmin("volume_extension:capabilities")
+        let host = context.parameters.get("host") ?? ""
+        let services = try await env.services.list(host: host, binary: ServiceRecord.volumeBinary)
+        guard !services.isEmpty else { throw AshlarError(.notFound, "Service \(host) could not be found.") }
+        let caps: [String: JSONValue]
+        do {
+            caps = try await env.volumeRPC.getCapabilities(host: host, context: context.caller, timeout: .seconds(10))
+        } catch let error as AshlarError where error.code == .unavailable {
+            throw AshlarError(.unavailable, "The volume service \(host) did not answer: is it running?")
+        }
+        var body = caps
+        body.removeValue(forKey: "pools")
+        body["namespace"] = .string("OS::Storage::Capabilities::\(host)")
+        body["display_name"] = .string("Capabilities of Cinder \(caps["vendor_name"]?.stringValue ?? "") Driver")
+        body["pool_name"] = caps["pools"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?
+            .objectValue?["pool_name"] ?? .null
+        // The tunable capabilities, described as Cinder's drivers describe theirs.
+        body["properties"] = [
+            "thin_provisioning": [
+                "title": "Thin Provisioning", "description": "Volumes take space only as data is written.",
+                "type": "boolean",
+            ],
+            "multiattach": [
+                "title": "Multi-attach", "description": "Volumes may be attached to several hosts at once.",
+                "type": "boolean",
+            ],
+        ]
+        return JSONResponse.make(.object(body))
+    }
+}
