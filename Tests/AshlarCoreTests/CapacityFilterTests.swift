@@ -125,13 +125,11 @@ struct CapacityFilterTests {
 
     @Test("follows calculate_capacity_factors", arguments: diverging)
     func capacityFactors(_ c: CapacityCase) {
-        withKnownIssue("CapacityFilter uses the pre-Yoga arithmetic, not calculate_capacity_factors") {
-            let reason = CapacityFilter().rejection(of: c.pool, for: c.spec)
-            if c.passes {
-                #expect(reason == nil)
-            } else {
-                #expect(reason != nil)
-            }
+        let reason = CapacityFilter().rejection(of: c.pool, for: c.spec)
+        if c.passes {
+            #expect(reason == nil)
+        } else {
+            #expect(reason != nil)
         }
     }
 
@@ -147,10 +145,19 @@ struct CapacityFilterTests {
     }
 
     @Test func thinRejectionMentionsTheRatio() throws {
+        // total_available = 10 × 20 = 200; (195 + 10) / 200 ≤ 20, but the thin free space is 200 - 195 = 5 GiB.
         let pool = makePool(total: .gb(10), free: .gb(10), provisioned: 195, ratio: 20, thin: true)
         let reason = try #require(CapacityFilter().rejection(of: pool, for: makeSpec(size: 10)))
         #expect(reason.contains("10 GiB"))
-        #expect(reason.contains("20"))
+        #expect(reason.contains("5 GiB free (thin"))
+    }
+
+    @Test func overSubscribedRejectionNamesTheRatio() throws {
+        // total_available = 10 × 1.5 = 15; (20 + 5) / 15 = 1.67 > 1.5.
+        let pool = makePool(total: .gb(10), free: .gb(10), provisioned: 20, ratio: 1.5, thin: true)
+        let reason = try #require(CapacityFilter().rejection(of: pool, for: makeSpec(size: 5)))
+        #expect(reason.contains("1.67"))
+        #expect(reason.contains("1.50"))
     }
 
     @Test func unknownTotalWithReserveSaysWhy() throws {

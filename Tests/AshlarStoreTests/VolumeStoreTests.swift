@@ -430,9 +430,7 @@ struct VolumeStoreTests {
                 marker = last.id
             }
             #expect(all.count == 4)
-            withKnownIssue("VolumeStore.list orders by raw `name` but pages with COALESCE(name, ''): a row named '' is skipped after a NULL-named marker") {
-                #expect(seen == all)
-            }
+            #expect(seen == all)
         }
     }
 
@@ -541,9 +539,7 @@ struct VolumeStoreTests {
             try await store.insert(makeVolume(id: "u-2", host: "node@lvmX1#pool"))
             let found = Set(try await store.onBackend("node@lvm_1").map(\.id))
             #expect(found.contains("u-1"))
-            withKnownIssue("VolumeStore.onBackend passes the backend to LIKE unescaped: `_` matches any character") {
-                #expect(found == ["u-1"])
-            }
+            #expect(found == ["u-1"])
         }
     }
 

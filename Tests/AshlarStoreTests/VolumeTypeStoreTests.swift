@@ -59,7 +59,7 @@ struct VolumeTypeStoreTests {
 
     @Test("concurrent inserts of one name: one succeeds, the rest are .conflict")
     func concurrentDuplicateNames() async throws {
-        try await withFileDatabase { db, _ in
+        try await withFileDatabase { db, _ async throws in
             let store = VolumeTypeStore(db: db)
             let results = await withTaskGroup(of: String.self) { group in
                 for _ in 0..<8 {
@@ -236,26 +236,26 @@ struct VolumeTypeStoreTests {
         }
     }
 
-    @Test("deleting a type removes its project access rows", arguments: DatabaseKind.allCases)
-    func deleteCascadesAccess(kind: DatabaseKind) async throws {
-        try await withDatabase(kind) { db in
-            let store = VolumeTypeStore(db: db)
-            let t = VolumeType(name: "private", isPublic: false)
-            try await store.insert(t)
-            #expect(try await store.addAccess(typeID: t.id, projectID: "p1"))
-            #expect(try await store.delete(id: t.id))
-            let left = try await store.projects(typeID: t.id)
-            withKnownIssue(
-                "AshlarDatabase.open does not run PRAGMA foreign_keys = ON for in-memory databases, so ON DELETE CASCADE is skipped",
-                isIntermittent: true
-            ) {
-                #expect(left.isEmpty)
-                if kind == .file && left.isEmpty {
-                    // Nothing to report on a file database; keep the known-issue check honest.
-                }
-            }
-            if kind == .file { #expect(left.isEmpty) }
-        }
+    /// Adds access to a type, deletes the type, and returns the access rows left behind.
+    private func accessLeftAfterDelete(_ db: AshlarDatabase) async throws -> [String] {
+        let store = VolumeTypeStore(db: db)
+        let t = VolumeType(name: "private", isPublic: false)
+        try await store.insert(t)
+        #expect(try await store.addAccess(typeID: t.id, projectID: "p1"))
+        #expect(try await store.delete(id: t.id))
+        return try await store.projects(typeID: t.id)
+    }
+
+    @Test("deleting a type removes its project access rows (file database)")
+    func deleteCascadesAccessFile() async throws {
+        let left = try await withFileDatabase { db, _ in try await accessLeftAfterDelete(db) }
+        #expect(left.isEmpty)
+    }
+
+    @Test("deleting a type removes its project access rows (in-memory database)")
+    func deleteCascadesAccessMemory() async throws {
+        let left = try await withMemoryDatabase { db in try await accessLeftAfterDelete(db) }
+        #expect(left.isEmpty)
     }
 
     @Test("a type that is some project's default cannot be deleted from a file database")

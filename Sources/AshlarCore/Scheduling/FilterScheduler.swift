@@ -55,18 +55,22 @@ public struct FilterScheduler: Sendable {
         return .chosen(candidates[best])
     }
 
-    /// Scales weights to 0…1 by the minimum and maximum, with Cinder's handling of infinities.
+    /// Scales weights to 0…1 by the minimum and maximum. An infinite weight first becomes a finite one well
+    /// above the rest (`max + (max - min) * 100`, or `max + 10000` when all are equal), as Cinder's
+    /// CapacityWeigher does, so the best finite pool still ranks above the others.
     static func normalize(_ weights: [Double]) -> [Double] {
         let finite = weights.filter { $0.isFinite }
         guard let minimum = finite.min(), let maximum = finite.max() else {
-            return weights.map { $0 == .infinity ? 1 : 0 }
+            return weights.map { _ in 0 }
         }
-        let range = maximum - minimum
-        return weights.map { w in
-            if w == .infinity { return 1 }
-            if w == -.infinity { return 0 }
-            return range == 0 ? 0 : (w - minimum) / range
+        var top = maximum
+        if weights.contains(.infinity) {
+            let offset = (maximum - minimum) * 100
+            top = maximum + (offset == 0 ? 10_000 : offset)
         }
+        let replaced = weights.map { $0 == .infinity ? top : ($0 == -.infinity ? minimum : $0) }
+        let range = top - minimum
+        return replaced.map { range == 0 ? 0 : ($0 - minimum) / range }
     }
 
     /// Builds a scheduler from the names in the config. Unknown names are a configuration error.

@@ -53,20 +53,28 @@ public struct PoolState: Sendable, Hashable {
         allocatedCapacityGB += size
         provisionedCapacityGB += size
         totalVolumes += 1
-        if case .gb(let free) = freeCapacityGB, !thinProvisioningSupport {
-            freeCapacityGB = .gb(free - size)
-        }
+        if case .gb(let free) = freeCapacityGB { freeCapacityGB = .gb(free - size) }
     }
 
-    /// Free capacity as thin provisioning sees it (`volume_utils.calculate_virtual_free_capacity`).
-    public func virtualFreeCapacity(thin: Bool) -> Double {
-        guard let total = totalCapacityGB.value, let free = freeCapacityGB.value else {
-            return freeCapacityGB == .infinite ? .infinity : -1
-        }
+    /// Cinder's capacity factors (`calculate_capacity_factors`): what the pool can still take, thin or thick.
+    public struct CapacityFactors: Sendable, Hashable {
+        /// Total less the reserved part, times the over-subscription ratio when thin.
+        public var totalAvailable: Double
+        /// What a new volume may use.
+        public var virtualFree: Double
+    }
+
+    /// The factors for a thin (or, `thin: false`, thick) request; nil when total or free is infinite or unknown.
+    public func capacityFactors(thin: Bool) -> CapacityFactors? {
+        guard let total = totalCapacityGB.value, let free = freeCapacityGB.value else { return nil }
         let reserved = (total * reservedPercentage / 100).rounded(.down)
+        let available = total - reserved
+        func round2(_ v: Double) -> Double { (v * 100).rounded() / 100 }
         if thin && thinProvisioningSupport {
-            return total * maxOverSubscriptionRatio - provisionedCapacityGB - reserved
+            let totalAvailable = available * maxOverSubscriptionRatio
+            return CapacityFactors(
+                totalAvailable: round2(totalAvailable), virtualFree: round2(totalAvailable - provisionedCapacityGB))
         }
-        return free - reserved
+        return CapacityFactors(totalAvailable: round2(available), virtualFree: round2(min(free, available - provisionedCapacityGB)))
     }
 }

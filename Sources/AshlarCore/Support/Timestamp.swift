@@ -111,6 +111,11 @@ public enum Timestamp {
         parts.tm_min = Int32(minute)
         parts.tm_sec = Int32(second)
         let epoch = timegm(&parts)
+        // timegm rolls 2023-02-29 into March: refuse days the month does not have.
+        var check = epoch
+        var back = tm()
+        gmtime_r(&check, &back)
+        guard back.tm_mday == Int32(day), back.tm_mon == Int32(month - 1) else { return nil }
         return Date(timeIntervalSince1970: Double(epoch - offset) + fraction)
     }
 }

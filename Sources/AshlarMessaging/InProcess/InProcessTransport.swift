@@ -41,7 +41,7 @@ public final class InProcessTransport: RPCTransport {
     public func call(_ message: RPCMessage, to target: RPCTarget, timeout: Duration) async throws -> Data? {
         let replyBox = ReplySlot()
         let finish: @Sendable (Result<Data?, AshlarError>) -> Void = { result in
-            replyBox.take()?.resume(with: result.mapError { $0 as any Error })
+            replyBox.finish(result.mapError { $0 as any Error })
         }
         return try await withThrowingTaskGroup(of: Data?.self) { group in
             group.addTask {
@@ -123,18 +123,44 @@ public final class InProcessTransport: RPCTransport {
     }
 }
 
-/// Holds a call's continuation until the reply or the timeout takes it, whichever comes first.
+/// Meets a call's reply (or timeout) with its continuation, in whichever order they arrive: a result that comes
+/// before the continuation is kept and handed over as soon as the continuation is stored.
 private final class ReplySlot: Sendable {
-    private let slot = Mutex<CheckedContinuation<Data?, any Error>?>(nil)
-
-    func put(_ continuation: CheckedContinuation<Data?, any Error>) {
-        slot.withLock { $0 = continuation }
+    private enum State {
+        case empty
+        case waiting(CheckedContinuation<Data?, any Error>)
+        case done(Result<Data?, any Error>)
+        case finished
     }
 
-    func take() -> CheckedContinuation<Data?, any Error>? {
-        slot.withLock { value in
-            defer { value = nil }
-            return value
+    private let state = Mutex(State.empty)
+
+    func put(_ continuation: CheckedContinuation<Data?, any Error>) {
+        let early = state.withLock { state -> Result<Data?, any Error>? in
+            if case .done(let result) = state {
+                state = .finished
+                return result
+            }
+            state = .waiting(continuation)
+            return nil
         }
+        if let early { continuation.resume(with: early) }
+    }
+
+    /// Delivers the first result; later ones are ignored.
+    func finish(_ result: Result<Data?, any Error>) {
+        let continuation = state.withLock { state -> CheckedContinuation<Data?, any Error>? in
+            switch state {
+            case .empty:
+                state = .done(result)
+                return nil
+            case .waiting(let continuation):
+                state = .finished
+                return continuation
+            case .done, .finished:
+                return nil
+            }
+        }
+        continuation?.resume(with: result)
     }
 }

@@ -47,6 +47,7 @@ public final class AshlarDatabase: Sendable {
         let db: AshlarDatabase
         if path.isEmpty || path == ":memory:" {
             let conn = try await SQLiteConnection.open(storage: .memory, logger: logger)
+            _ = try await conn.query("PRAGMA foreign_keys = ON")
             db = AshlarDatabase(writer: conn, readers: [conn], logger: logger)
         } else {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path

@@ -61,7 +61,7 @@ public struct ServiceStore: Sendable {
             "disabled_reason", to: SQLBind(reason))
         builder.where("binary_name", .equal, binary)
         builder.where { group in
-            group.where("host", .equal, host).orWhere(SQLIdentifier("host"), .like, SQLBind(host + "@%"))
+            group.where("host", .equal, host).orWhere(VolumeStore.hasPrefix("host", host + "@"))
         }
         return try await builder.returning("*").all().map(Self.decode)
     }

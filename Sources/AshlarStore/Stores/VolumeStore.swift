@@ -75,7 +75,8 @@ public struct VolumeStore: Sendable {
             guard let column = Self.columns[key.field] else {
                 throw AshlarError.invalidInput("Invalid sort key \(key.field)")
             }
-            select.orderBy(column, key.ascending ? .ascending : .descending)
+            // Ordered by the same NULL-folded expression the marker compares with, so pages never skip rows.
+            select.orderBy(Self.sortExpression(column), key.ascending ? SQLDirection.ascending : .descending)
         }
         if let limit = query.limit { select.limit(limit) }
         if let offset = query.offset, offset > 0 {
@@ -120,7 +121,7 @@ public struct VolumeStore: Sendable {
     /// Volumes placed on a backend (`host@backend`, any pool).
     public func onBackend(_ backend: String) async throws -> [Volume] {
         try await selectVolumes()
-            .where(SQLIdentifier("host"), .like, SQLBind(backend.replacingOccurrences(of: "%", with: "") + "#%"))
+            .where(Self.hasPrefix("host", backend + "#"))
             .all().map(Self.decode)
     }
 
@@ -261,15 +262,25 @@ public struct VolumeStore: Sendable {
         case "consumes_quota": value = v.consumesQuota
         default: value = v.replicationStatus ?? ""
         }
-        let lhs: any SQLExpression
+        return (sortExpression(column), SQLBind(value))
+    }
+
+    /// The column with NULL folded to `''` or 0, so that ordering and marker comparisons are total.
+    static func sortExpression(_ column: String) -> any SQLExpression {
         if nullableText.contains(column) {
-            lhs = SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.string(""))
+            return SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.string(""))
         } else if column == "updated_at" {
-            lhs = SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.numeric("0"))
-        } else {
-            lhs = SQLIdentifier(column)
+            return SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.numeric("0"))
         }
-        return (lhs, SQLBind(value))
+        return SQLIdentifier(column)
+    }
+
+    /// `column` starts with `prefix`, compared exactly (LIKE would treat `_` and `%` as wildcards and ignore case).
+    static func hasPrefix(_ column: String, _ prefix: String) -> any SQLExpression {
+        SQLBinaryExpression(
+            SQLFunction(
+                "substr", args: SQLIdentifier(column), SQLLiteral.numeric("1"), SQLLiteral.numeric(String(prefix.count))),
+            .equal, SQLBind(prefix))
     }
 
     static func decode(_ row: any SQLRow) throws -> Volume {

@@ -57,6 +57,13 @@ extension VolumeManager {
         var log = logger
         log[metadataKey: "request_id"] = "\(context.requestID)"
         do {
+            // A stale or repeated message must not destroy the data of a volume that is no longer being deleted.
+            if let volume = try await volumes.get(volumeID),
+                volume.status != .deleting && volume.status != .errorManagingDeleting
+            {
+                log.warning("delete of volume \(volumeID) skipped: it is \(volume.status.rawValue), not deleting")
+                return
+            }
             do {
                 try await driver.deleteVolume(id: volumeID)
             } catch {

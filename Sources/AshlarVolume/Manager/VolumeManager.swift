@@ -59,6 +59,11 @@ public struct VolumeManager: Service {
             // Graceful shutdown cancels the consumers and loops; in-flight messages finish first.
             try await cancelWhenGracefulShutdown {
                 try await withThrowingDiscardingTaskGroup { group in
+                    // Cinder's two targets: (cinder-volume, node@backend) takes the fanouts to every volume
+                    // service; (cinder-volume.node@backend, node) is where clients address this backend.
+                    group.addTask {
+                        try await transport.serve(topic: VolumeRPC.topic, server: host, endpoint: endpoint)
+                    }
                     group.addTask {
                         try await transport.serve(topic: "\(VolumeRPC.topic).\(host)", server: node, endpoint: endpoint)
                     }

@@ -21,7 +21,12 @@ public struct CapabilitiesFilter: BackendFilter {
                 current = next
             }
             let candidates: [JSONValue]
-            if case .array(let list) = current { candidates = list } else { candidates = [current] }
+            if case .array(let list) = current, !requirement.hasPrefix("<all-in>") {
+                candidates = list
+            } else {
+                // `<all-in>` looks at the whole list; other operators at any one element.
+                candidates = [current]
+            }
             if !candidates.contains(where: { ExtraSpecMatcher.matches($0, requirement) }) {
                 return "reports \(key)=\(current.rendered), the type asks for \(requirement)"
             }

@@ -8,31 +8,30 @@ public struct CapacityFilter: BackendFilter {
 
     public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? {
         let requested = Double(spec.size)
-        let reservedFraction = pool.reservedPercentage / 100
-        guard let freeSpace = pool.freeCapacityGB.value else { return nil }  // infinite or unknown: accepted
+        guard pool.freeCapacityGB.value != nil else { return nil }  // infinite or unknown: accepted
         guard let total = pool.totalCapacityGB.value else {
-            return reservedFraction == 0 ? nil : "reports \(pool.totalCapacityGB) total capacity with space reserved"
+            return pool.reservedPercentage == 0
+                ? nil : "reports \(pool.totalCapacityGB) total capacity, so its reserved space cannot be computed"
         }
         if total <= 0 { return "reports no total capacity" }
-        let free = freeSpace - (total * reservedFraction).rounded(.down)
         let thin = spec.extraSpecs["provisioning:type"] != "thick"
+        guard let factors = pool.capacityFactors(thin: thin) else { return nil }
         if thin && pool.thinProvisioningSupport {
             guard pool.maxOverSubscriptionRatio >= 1 else {
                 return "has an invalid max_over_subscription_ratio of \(format(pool.maxOverSubscriptionRatio))"
             }
-            let ratio = (pool.provisionedCapacityGB + requested) / total
+            let ratio = factors.totalAvailable > 0 ? (pool.provisionedCapacityGB + requested) / factors.totalAvailable : .infinity
             if ratio > pool.maxOverSubscriptionRatio {
                 return
-                    "needs \(spec.size) GiB, but provisioning it would raise the provisioned ratio to \(format(ratio)), over the maximum \(format(pool.maxOverSubscriptionRatio))"
+                    "needs \(spec.size) GiB, but that would raise its provisioned ratio to \(format(ratio)), over the maximum \(format(pool.maxOverSubscriptionRatio))"
             }
-            let virtualFree = free * pool.maxOverSubscriptionRatio
-            if virtualFree < requested {
-                return "needs \(spec.size) GiB, has \(format(virtualFree)) GiB free (thin, after reserve)"
+            if factors.virtualFree < requested {
+                return "needs \(spec.size) GiB, has \(format(max(factors.virtualFree, 0))) GiB free (thin, after reserve)"
             }
             return nil
         }
-        if free < requested {
-            return "needs \(spec.size) GiB, has \(format(max(free, 0))) GiB free"
+        if factors.virtualFree < requested {
+            return "needs \(spec.size) GiB, has \(format(max(factors.virtualFree, 0))) GiB free"
         }
         return nil
     }

@@ -15,10 +15,10 @@ public struct CapacityWeigher: BackendWeigher {
     public var name: String { "CapacityWeigher" }
 
     public func weight(of pool: PoolState, for spec: RequestSpec) -> Double {
-        if pool.totalCapacityGB == .unknown || pool.freeCapacityGB == .unknown {
-            // Unknown capacity makes a pool the worst candidate, whichever way the multiplier points.
+        // Infinite or unknown capacity sorts as the worst candidate, whichever way the multiplier points.
+        guard let factors = pool.capacityFactors(thin: spec.extraSpecs["provisioning:type"] != "thick") else {
             return multiplier > 0 ? -1 : .infinity
         }
-        return pool.virtualFreeCapacity(thin: spec.extraSpecs["provisioning:type"] != "thick")
+        return factors.virtualFree
     }
 }
