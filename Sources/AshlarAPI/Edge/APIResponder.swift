@@ -50,6 +50,11 @@ struct APIResponder: HTTPResponder {
             } else {
                 response = try await router.respond(to: request, context: context)
             }
+            if context.endpointPath == nil, response.status == .notFound {
+                // No route matched: Cinder's fault body, not an empty 404.
+                response = JSONResponse.make(
+                    Fault.body(status: .notFound, message: "The resource could not be found."), status: .notFound)
+            }
         } catch {
             let (status, message) = Fault.map(error)
             if status.code >= 500 {

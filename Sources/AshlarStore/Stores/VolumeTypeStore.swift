@@ -70,7 +70,15 @@ public struct VolumeTypeStore: Sendable {
         if let extraSpecs { builder.set("extra_specs", to: encodeMap(extraSpecs)) }
         builder.set("updated_at", to: Date().stored).where("id", .equal, id)
         if let expectedSpecs { builder.where("extra_specs", .equal, encodeMap(expectedSpecs)) }
-        return try await builder.returning("*").first().map(Self.decode)
+        do {
+            return try await builder.returning("*").first().map(Self.decode)
+        } catch {
+            // A concurrent rename to the same name loses on the unique index.
+            if let name, let other = try await get(name: name), other.id != id {
+                throw AshlarError(.conflict, "Volume Type \(name) already exists.")
+            }
+            throw error
+        }
     }
 
     /// Changes the extra specs with `change`, retrying when a concurrent change got there first.
@@ -101,12 +109,11 @@ public struct VolumeTypeStore: Sendable {
             .map { try $0.decode(column: "project_id", as: String.self) }
     }
 
-    /// Adds access; false when the project already had it.
+    /// Adds access; false when the project already had it (also when a concurrent add won).
     public func addAccess(typeID: String, projectID: String) async throws -> Bool {
-        if try await projects(typeID: typeID).contains(projectID) { return false }
-        try await db.write.insert(into: "volume_type_projects").columns("volume_type_id", "project_id")
-            .values(SQLBind(typeID), SQLBind(projectID)).run()
-        return true
+        try await !db.write.insert(into: "volume_type_projects").columns("volume_type_id", "project_id")
+            .values(SQLBind(typeID), SQLBind(projectID)).ignoringConflicts(with: ["volume_type_id", "project_id"])
+            .returning("project_id").all().isEmpty
     }
 
     /// Removes access; false when the project did not have it.
@@ -117,10 +124,12 @@ public struct VolumeTypeStore: Sendable {
 
     // MARK: Default types (3.62)
 
+    /// Sets or replaces the project's default type in one statement (an upsert), so racing calls cannot collide.
     public func setDefault(projectID: String, typeID: String) async throws {
-        try await db.write.delete(from: "default_types").where("project_id", .equal, projectID).run()
         try await db.write.insert(into: "default_types").columns("project_id", "volume_type_id")
-            .values(SQLBind(projectID), SQLBind(typeID)).run()
+            .values(SQLBind(projectID), SQLBind(typeID))
+            .onConflict(with: ["project_id"]) { $0.set(excludedValueOf: "volume_type_id") }
+            .run()
     }
 
     public func defaultTypeID(projectID: String) async throws -> String? {
