@@ -135,7 +135,14 @@ public struct SchedulerService: Service {
 
     /// After a start, waits (up to `scheduler_driver_init_wait_time`) for the first reports before deciding.
     func waitForFirstReports() async {
+        var lastAsked = ContinuousClock.now
         while await !hostManager.hasReports, ContinuousClock.now - startedAt < initWaitTime {
+            // A report fanned out before this scheduler listened is lost (as on a broker): ask again each second.
+            if ContinuousClock.now - lastAsked > .seconds(1) {
+                lastAsked = ContinuousClock.now
+                try? await VolumeRPC.Client(transport: transport).publishServiceCapabilities(
+                    context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
+            }
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -50,8 +50,8 @@ struct APIResponder: HTTPResponder {
             } else {
                 response = try await router.respond(to: request, context: context)
             }
-            if context.endpointPath == nil, response.status == .notFound {
-                // No route matched: Cinder's fault body, not an empty 404.
+            if response.status == .notFound, response.headers[.contentType] != "application/json" {
+                // No route (or no method on it) matched: Cinder's fault body, not the router's empty 404.
                 response = JSONResponse.make(
                     Fault.body(status: .notFound, message: "The resource could not be found."), status: .notFound)
             }

@@ -28,10 +28,14 @@ public struct APIVersion: Comparable, Hashable, Sendable, CustomStringConvertibl
         }
         guard let requested else { return .minimum }
         if requested.lowercased() == "latest" { return .maximum }
+        // `^([1-9]\d*)\.([1-9]\d*|0)$`, as Cinder requires: digits only, no leading zeros.
+        func number(_ text: Substring) -> Int? {
+            guard !text.isEmpty, text.allSatisfy({ $0.isASCII && $0.isNumber }), text == "0" || !text.hasPrefix("0")
+            else { return nil }
+            return Int(text)
+        }
         let parts = requested.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let major = Int(parts[0]), let minor = Int(parts[1]), major >= 0, minor >= 0,
-            !parts[1].hasPrefix("+"), !parts[0].hasPrefix("+")
-        else {
+        guard parts.count == 2, let major = number(parts[0]), let minor = number(parts[1]), major >= 1 else {
             throw AshlarError(
                 .invalidInput,
                 "API Version String \(requested) is of invalid format. Must be of format MajorNum.MinorNum.")
