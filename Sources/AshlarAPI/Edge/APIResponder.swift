@@ -70,16 +70,15 @@ struct APIResponder: HTTPResponder {
         }
         let route = context.endpointPath ?? "unmatched"
         let elapsed = ContinuousClock.now - started
-        context.logger.info(
-            "\(request.method) \(request.uri) \(response.status.code)",
+        // Every change and every failure is logged at info; successful reads (clients poll volume status all the
+        // time) at debug, so they do not drown the log or cost a write each.
+        let quiet = (request.method == .get || request.method == .head) && response.status.code < 400
+        context.logger.log(
+            level: quiet ? .debug : .info, "\(request.method) \(request.uri) \(response.status.code)",
             metadata: ["route": "\(route)", "ms": "\(Self.milliseconds(elapsed))"])
-        let dimensions = [
-            ("method", request.method.rawValue), ("route", route), ("status", String(response.status.code)),
-        ]
-        Counter(label: "ashlar_http_requests_total", dimensions: dimensions).increment()
-        Metrics.Timer(label: "ashlar_http_request_duration_seconds", dimensions: Array(dimensions.prefix(2)))
-            .recordNanoseconds(
-                elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+        requestMetrics.record(
+            method: request.method.rawValue, route: route, status: response.status.code,
+            nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
         return response
     }
 
