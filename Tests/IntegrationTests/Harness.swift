@@ -158,3 +158,32 @@ final class Server {
         return false
     }
 }
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+extension Server {
+    /// `GET` on the API (as admin of project `admin`), parsed as a JSON object.
+    func get(_ path: String) async throws -> [String: Any] {
+        var request = URLRequest(url: URL(string: url + path)!)
+        request.setValue("admin:admin", forHTTPHeaderField: "X-Auth-Token")
+        request.setValue("volume 3.71", forHTTPHeaderField: "OpenStack-API-Version")
+        request.timeoutInterval = 30
+        let (data, _) = try await URLSession.shared.data(for: request)
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    }
+
+    /// The project's volumes by name: (status, zone, host).
+    func volumesByName() async throws -> [String: (status: String, zone: String, host: String?)] {
+        let volumes = try await get("/admin/volumes/detail") ["volumes"] as? [[String: Any]] ?? []
+        var result: [String: (status: String, zone: String, host: String?)] = [:]
+        for v in volumes {
+            guard let name = v["name"] as? String else { continue }
+            result[name] = (
+                v["status"] as? String ?? "", v["availability_zone"] as? String ?? "", v["os-vol-host-attr:host"] as? String
+            )
+        }
+        return result
+    }
+}
