@@ -102,6 +102,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // `swift run -c release SchedulerBench`: scheduling decisions with many pools (see bench/README.md).
+        .executableTarget(
+            name: "SchedulerBench",
+            dependencies: ["AshlarCore", "AshlarScheduler"],
+            path: "bench/SchedulerBench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AshlarCoreTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AshlarStoreTests",

@@ -93,11 +93,9 @@ public struct SchedulerService: Service {
                 return
             }
             await waitForFirstReports()
-            let usable = try await usableBackends()
-            let candidates = await hostManager.pools(usable: usable)
-            switch scheduler.choose(from: candidates, for: spec) {
+            try await refreshUsableBackends()
+            switch await hostManager.place(spec, with: scheduler) {
             case .chosen(let pool):
-                await hostManager.consume(pool: pool, sizeGB: spec.size)
                 guard
                     try await volumes.update(
                         volume.id, where: .init(statusIn: [.creating]),
@@ -109,7 +107,7 @@ public struct SchedulerService: Service {
                     host: pool.name, .init(volumeID: volume.id, requestSpec: spec), context: context)
             case .noValidBackend(let rejections):
                 var detail = "No valid backend was found."
-                if candidates.isEmpty && rejections.isEmpty {
+                if rejections.isEmpty {
                     detail += " No volume service is up and enabled."
                 } else if !rejections.isEmpty {
                     detail += " " + rejections.map(\.description).joined(separator: "; ") + "."
@@ -124,13 +122,11 @@ public struct SchedulerService: Service {
         }
     }
 
-    /// The backends whose volume service is up and enabled.
-    func usableBackends() async throws -> Set<String> {
-        let now = Date()
-        return Set(
-            try await services.list(binary: ServiceRecord.volumeBinary)
-                .filter { !$0.disabled && !$0.frozen && $0.isUp(now: now, downTime: serviceDownTime) }
-                .map(\.host))
+    /// Tells the host manager which backends may not take volumes now: down (no heartbeat within
+    /// `service_down_time`), disabled or frozen. One query per decision that returns only those, usually none.
+    func refreshUsableBackends() async throws {
+        let unusable = try await services.unusableHosts(binary: ServiceRecord.volumeBinary, downTime: serviceDownTime)
+        await hostManager.setUnusable(Set(unusable))
     }
 
     /// After a start, waits (up to `scheduler_driver_init_wait_time`) for the first reports before deciding.

@@ -37,7 +37,7 @@ struct FilterSchedulerTests {
         #expect(scheduler.weighers.isEmpty)
     }
 
-    @Test(arguments: ["JsonFilter", "capacityfilter", "", "DriverFilter"])
+    @Test(arguments: ["jsonfilter", "capacityfilter", "", "DriverFilter", "InstanceLocalityFilter"])
     func unknownFilterIsAConfigurationError(_ name: String) {
         let error = #expect(throws: AshlarError.self) {
             try FilterScheduler.make(
@@ -47,7 +47,7 @@ struct FilterSchedulerTests {
         #expect(error?.message.contains("scheduler_default_filters") == true)
     }
 
-    @Test(arguments: ["GoodnessWeigher", "ChanceWeigher", "capacityweigher"])
+    @Test(arguments: ["GoodnessWeigher", "chanceweigher", "capacityweigher"])
     func unknownWeigherIsAConfigurationError(_ name: String) {
         let error = #expect(throws: AshlarError.self) {
             try FilterScheduler.make(
@@ -203,5 +203,108 @@ struct FilterSchedulerTests {
         #expect(result.last == 1)
         #expect(result[1] < 1)
         #expect(abs(result[1] - 10.0 / 1010) < 1e-9)
+    }
+}
+
+@Suite("FilterScheduler with hint filters and more weighers")
+struct FilterSchedulerHintTests {
+    static let allFilters = [
+        "AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter", "IgnoreAttemptedHostsFilter",
+        "DifferentBackendFilter", "SameBackendFilter", "JsonFilter",
+    ]
+    static let allWeighers = ["CapacityWeigher", "AllocatedCapacityWeigher", "VolumeNumberWeigher", "ChanceWeigher"]
+
+    @Test func makeKnowsEveryName() throws {
+        let scheduler = try FilterScheduler.make(
+            filterNames: Self.allFilters, weigherNames: Self.allWeighers, capacityWeightMultiplier: 2,
+            allocatedCapacityWeightMultiplier: -3, volumeNumberMultiplier: 4)
+        #expect(scheduler.filters.map(\.name) == Self.allFilters)
+        #expect(scheduler.weighers.map(\.name) == Self.allWeighers)
+        #expect(scheduler.weighers.map(\.multiplier) == [2, -3, 4, 1])
+    }
+
+    @Test func newWeighersDefaultToNegativeMultipliers() throws {
+        let scheduler = try FilterScheduler.make(
+            filterNames: [], weigherNames: ["VolumeNumberWeigher", "AllocatedCapacityWeigher"],
+            capacityWeightMultiplier: 1)
+        #expect(scheduler.weighers.map(\.multiplier) == [-1, -1])
+    }
+
+    static let hinted = "11111111-1111-1111-1111-111111111111"
+    static let query = #"["<", "$total_volumes", 10]"#
+
+    static let rejectedPools = [
+        makePool(backend: "node1@lvm", pool: "zone2", zone: "az2"),
+        makePool(backend: "node1@lvm", pool: "full", zone: "az1", free: .gb(5), provisioned: 95),
+        makePool(backend: "node2@lvm", pool: "a", zone: "az1"),
+        makePool(backend: "node2@lvm", pool: "busy", zone: "az1", volumes: 50),
+    ]
+    static let acceptablePools = [
+        makePool(backend: "node3@lvm", pool: "ok1", zone: "az1", free: .gb(60), allocated: 40, provisioned: 40),
+        makePool(backend: "node3@lvm", pool: "ok2", zone: "az1", free: .gb(80), allocated: 20, provisioned: 20),
+    ]
+
+    static func spec(_ affinity: String = "different_host") -> RequestSpec {
+        makeSpec(
+            size: 10, zone: "az1", hints: [affinity: .string(hinted), "query": .string(query)],
+            volumeHosts: [hinted: "node2@lvm#a"])
+    }
+
+    static func scheduler() throws -> FilterScheduler {
+        try FilterScheduler.make(
+            filterNames: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter", "DifferentBackendFilter",
+                          "SameBackendFilter", "JsonFilter"],
+            weigherNames: ["CapacityWeigher", "AllocatedCapacityWeigher", "VolumeNumberWeigher"],
+            capacityWeightMultiplier: 1)
+    }
+
+    @Test func defaultFiltersPlusHintFiltersChooseTheBestRemainingPool() throws {
+        let decision = try Self.scheduler().choose(from: Self.rejectedPools + Self.acceptablePools, for: Self.spec())
+        #expect(decision.chosenName == "node3@lvm#ok2")
+    }
+
+    @Test func eachRejectionSaysWhichFilterAndWhy() throws {
+        let decision = try Self.scheduler().choose(from: Self.rejectedPools, for: Self.spec())
+        let rejections = try #require(decision.rejections)
+        #expect(rejections.map(\.description) == [
+            "AvailabilityZoneFilter: node1@lvm#zone2 is in zone az2, not az1",
+            "CapacityFilter: node1@lvm#full needs 10 GiB, has 5 GiB free",
+            "DifferentBackendFilter: node2@lvm#a holds volume \(Self.hinted), and the different_host hint asks for a "
+                + "pool without it",
+            "JsonFilter: node2@lvm#busy does not satisfy the query hint \(Self.query)",
+        ])
+    }
+
+    @Test func sameHostPinsTheVolumeNextToTheHintedOne() throws {
+        let decision = try Self.scheduler().choose(
+            from: Self.rejectedPools + Self.acceptablePools, for: Self.spec("same_host"))
+        #expect(decision.chosenName == "node2@lvm#a")
+    }
+
+    @Test func anInvalidQueryLeavesNoValidBackend() throws {
+        let spec = makeSpec(size: 1, hints: ["query": "[\"~\", 1]"])
+        let rejections = try #require(try Self.scheduler().choose(from: Self.acceptablePools, for: spec).rejections)
+        #expect(rejections.count == 2)
+        #expect(rejections.allSatisfy { $0.filter == "JsonFilter" && $0.reason.contains("'~' is not an operator") })
+    }
+
+    @Test(arguments: [
+        // heavy: most allocated, fewest volumes; light: least allocated, most volumes. Each normalises to 0 or 1,
+        // so heavy scores the allocated multiplier and light the volume one.
+        ([-2.0, -1.0], "node1@lvm#light"),  // allocation matters more: the least allocated wins
+        ([-1.0, -2.0], "node1@lvm#heavy"),  // volume count matters more: the fewest volumes win
+        ([1.0, 3.0], "node1@lvm#light"),  // stacking by volume count
+        ([3.0, -1.0], "node1@lvm#heavy"),  // stacking by allocation
+    ] as [([Double], String)])
+    func multipliersCombine(_ multipliers: [Double], _ expected: String) throws {
+        let pools = [
+            makePool(pool: "heavy", allocated: 90, volumes: 2),
+            makePool(pool: "light", allocated: 10, volumes: 9),
+        ]
+        let scheduler = try FilterScheduler.make(
+            filterNames: [], weigherNames: ["AllocatedCapacityWeigher", "VolumeNumberWeigher"],
+            capacityWeightMultiplier: 1, allocatedCapacityWeightMultiplier: multipliers[0],
+            volumeNumberMultiplier: multipliers[1])
+        #expect(scheduler.choose(from: pools, for: makeSpec()).chosenName == expected)
     }
 }

@@ -7,25 +7,26 @@ import Testing
 func makePool(
     backend: String = "node1@lvm", pool: String = "pool", zone: String = "nova", total: Capacity = .gb(100),
     free: Capacity = .gb(100), allocated: Double = 0, provisioned: Double = 0, reserved: Double = 0,
-    ratio: Double = 20, thin: Bool = false, capabilities: [String: JSONValue] = [:]
+    ratio: Double = 20, thin: Bool = false, capabilities: [String: JSONValue] = [:], volumes: Int = 0
 ) -> PoolState {
     PoolState(
         backend: backend, poolName: pool, availabilityZone: zone, totalCapacityGB: total, freeCapacityGB: free,
         allocatedCapacityGB: allocated, provisionedCapacityGB: provisioned, reservedPercentage: reserved,
-        maxOverSubscriptionRatio: ratio, thinProvisioningSupport: thin, capabilities: capabilities,
+        maxOverSubscriptionRatio: ratio, thinProvisioningSupport: thin, totalVolumes: volumes, capabilities: capabilities,
         updatedAt: Date(timeIntervalSince1970: 1_700_000_000))
 }
 
-/// A request for `size` GiB; `thick` sets the type's `provisioning:type=thick`.
+/// A request for `size` GiB; `thick` sets the type's `provisioning:type=thick`; `hints` are scheduler hints and
+/// `volumeHosts` the hinted volumes' pools.
 func makeSpec(
     size: Int = 1, zone: String? = nil, thick: Bool = false, extraSpecs: [String: String] = [:],
-    attempted: [String] = []
+    attempted: [String] = [], hints: [String: JSONValue] = [:], volumeHosts: [String: String] = [:]
 ) -> RequestSpec {
     var specs = extraSpecs
     if thick { specs["provisioning:type"] = "thick" }
     return RequestSpec(
         volumeID: "vol-1", size: size, availabilityZone: zone, volumeTypeName: "type-1", extraSpecs: specs,
-        attemptedHosts: attempted)
+        attemptedHosts: attempted, schedulerHints: hints, volumeHostsForHints: volumeHosts)
 }
 
 /// Cinder's default filter and weigher chain.

@@ -30,13 +30,14 @@ public struct FilterScheduler: Sendable {
         var candidates: [PoolState] = []
         candidates.reserveCapacity(pools.count)
         let attempted = Set(spec.attemptedHosts)
+        let checks = filters.map { (name: $0.name, check: $0.compiled(for: spec)) }
         poolLoop: for pool in pools {
-            if attempted.contains(pool.backend) {
+            if !attempted.isEmpty, attempted.contains(pool.backend) {
                 rejections.append(Rejection(pool: pool.name, filter: "Retry", reason: "already failed this volume"))
                 continue
             }
-            for filter in filters {
-                if let reason = filter.rejection(of: pool, for: spec) {
+            for filter in checks {
+                if let reason = filter.check(pool) {
                     rejections.append(Rejection(pool: pool.name, filter: filter.name, reason: reason))
                     continue poolLoop
                 }
@@ -47,7 +48,8 @@ public struct FilterScheduler: Sendable {
         if candidates.count == 1 || weighers.isEmpty { return .chosen(candidates[0]) }
         var totals = [Double](repeating: 0, count: candidates.count)
         for weigher in weighers {
-            let raw = candidates.map { weigher.weight(of: $0, for: spec) }
+            let weight = weigher.compiled(for: spec)
+            let raw = candidates.map(weight)
             for (i, w) in Self.normalize(raw).enumerated() { totals[i] += w * weigher.multiplier }
         }
         var best = 0
@@ -73,9 +75,15 @@ public struct FilterScheduler: Sendable {
         return replaced.map { range == 0 ? 0 : ($0 - minimum) / range }
     }
 
-    /// Builds a scheduler from the names in the config. Unknown names are a configuration error.
+    /// Builds a scheduler from the names in the config (`scheduler_default_filters`,
+    /// `scheduler_default_weighers`), in the order given. Filters: AvailabilityZoneFilter, CapacityFilter,
+    /// CapabilitiesFilter, IgnoreAttemptedHostsFilter, DifferentBackendFilter, SameBackendFilter, JsonFilter.
+    /// Weighers: CapacityWeigher (`capacity_weight_multiplier`), AllocatedCapacityWeigher
+    /// (`allocated_capacity_weight_multiplier`), VolumeNumberWeigher (`volume_number_multiplier`),
+    /// ChanceWeigher (1.0). Unknown names (matched case-sensitively) are a configuration error.
     public static func make(
-        filterNames: [String], weigherNames: [String], capacityWeightMultiplier: Double
+        filterNames: [String], weigherNames: [String], capacityWeightMultiplier: Double,
+        allocatedCapacityWeightMultiplier: Double = -1, volumeNumberMultiplier: Double = -1
     )
         throws(AshlarError) -> FilterScheduler
     {
@@ -85,6 +93,10 @@ public struct FilterScheduler: Sendable {
             case "AvailabilityZoneFilter": filters.append(AvailabilityZoneFilter())
             case "CapacityFilter": filters.append(CapacityFilter())
             case "CapabilitiesFilter": filters.append(CapabilitiesFilter())
+            case "IgnoreAttemptedHostsFilter": filters.append(IgnoreAttemptedHostsFilter())
+            case "DifferentBackendFilter": filters.append(DifferentBackendFilter())
+            case "SameBackendFilter": filters.append(SameBackendFilter())
+            case "JsonFilter": filters.append(JsonFilter())
             default: throw AshlarError(.invalidInput, "scheduler_default_filters: unknown filter \(name)")
             }
         }
@@ -92,6 +104,10 @@ public struct FilterScheduler: Sendable {
         for name in weigherNames {
             switch name {
             case "CapacityWeigher": weighers.append(CapacityWeigher(multiplier: capacityWeightMultiplier))
+            case "AllocatedCapacityWeigher":
+                weighers.append(AllocatedCapacityWeigher(multiplier: allocatedCapacityWeightMultiplier))
+            case "VolumeNumberWeigher": weighers.append(VolumeNumberWeigher(multiplier: volumeNumberMultiplier))
+            case "ChanceWeigher": weighers.append(ChanceWeigher())
             default: throw AshlarError(.invalidInput, "scheduler_default_weighers: unknown weigher \(name)")
             }
         }

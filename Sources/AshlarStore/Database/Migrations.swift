@@ -94,7 +94,13 @@ enum Migrations {
                 expires_at DOUBLE PRECISION NOT NULL
             )
             """,
-        ]
+        ],
+        [
+            // The scheduler asks for the few unusable services on every decision: each term of its OR indexed.
+            "CREATE INDEX services_disabled ON services (disabled)",
+            "CREATE INDEX services_frozen ON services (frozen)",
+            "CREATE INDEX services_updated ON services (updated_at)",
+        ],
     ]
 
     static func run(on db: any SQLDatabase, logger: Logger) async throws {

@@ -66,6 +66,16 @@ public struct ServiceStore: Sendable {
         return try await builder.returning("*").all().map(Self.decode)
     }
 
+    /// Hosts of `binary` that may not take work: disabled, frozen, or silent for longer than `downTime` seconds.
+    public func unusableHosts(binary: String, downTime: Int, now: Date = Date()) async throws -> [String] {
+        try await db.read.select().column("host").from("services").where("binary_name", .equal, binary)
+            .where { group in
+                group.where("disabled", .equal, true).orWhere("frozen", .equal, true)
+                    .orWhere("updated_at", .lessThan, SQLBind(now.stored - Double(downTime)))
+            }
+            .all().map { try $0.decode(column: "host", as: String.self) }
+    }
+
     static func decode(_ row: any SQLRow) throws -> ServiceRecord {
         ServiceRecord(
             host: try row.decode(column: "host", as: String.self),

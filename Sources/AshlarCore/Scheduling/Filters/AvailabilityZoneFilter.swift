@@ -5,16 +5,22 @@ public struct AvailabilityZoneFilter: BackendFilter {
     public init() {}
     public var name: String { "AvailabilityZoneFilter" }
 
-    public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? {
-        if let zones = spec.extraSpecs["RESKEY:availability_zones"] {
-            let allowed = zones.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
-            if !allowed.contains(pool.availabilityZone) {
-                return "zone \(pool.availabilityZone) is not in the type's zones \(allowed.joined(separator: ","))"
+    public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? { compiled(for: spec)(pool) }
+
+    public func compiled(for spec: RequestSpec) -> (PoolState) -> String? {
+        let allowed = spec.extraSpecs["RESKEY:availability_zones"].map {
+            $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        }
+        let allowedSet = allowed.map(Set.init)
+        let zone = spec.availabilityZone
+        return { pool in
+            if let allowedSet, !allowedSet.contains(pool.availabilityZone) {
+                return "zone \(pool.availabilityZone) is not in the type's zones \(allowed?.joined(separator: ",") ?? "")"
             }
+            if let zone, zone != pool.availabilityZone {
+                return "is in zone \(pool.availabilityZone), not \(zone)"
+            }
+            return nil
         }
-        if let zone = spec.availabilityZone, zone != pool.availabilityZone {
-            return "is in zone \(pool.availabilityZone), not \(zone)"
-        }
-        return nil
     }
 }

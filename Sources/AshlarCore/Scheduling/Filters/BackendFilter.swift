@@ -8,4 +8,13 @@ public protocol BackendFilter: Sendable {
     var name: String { get }
     /// nil when the pool passes; otherwise why it does not, in words a user can act on.
     func rejection(of pool: PoolState, for spec: RequestSpec) -> String?
+    /// The same check specialised to one request, so that what depends only on the request (parsing extra
+    /// specs, zone lists) is done once per decision instead of once per pool.
+    func compiled(for spec: RequestSpec) -> (PoolState) -> String?
+}
+
+extension BackendFilter {
+    public func compiled(for spec: RequestSpec) -> (PoolState) -> String? {
+        { pool in rejection(of: pool, for: spec) }
+    }
 }

@@ -6,15 +6,21 @@ public struct CapacityFilter: BackendFilter {
     public init() {}
     public var name: String { "CapacityFilter" }
 
-    public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? {
-        let requested = Double(spec.size)
+    public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? { compiled(for: spec)(pool) }
+
+    public func compiled(for spec: RequestSpec) -> (PoolState) -> String? {
+        let thin = spec.extraSpecs["provisioning:type"] != "thick"
+        return { pool in check(pool, size: spec.size, thin: thin) }
+    }
+
+    private func check(_ pool: PoolState, size: Int, thin: Bool) -> String? {
+        let requested = Double(size)
         guard pool.freeCapacityGB.value != nil else { return nil }  // infinite or unknown: accepted
         guard let total = pool.totalCapacityGB.value else {
             return pool.reservedPercentage == 0
                 ? nil : "reports \(pool.totalCapacityGB) total capacity, so its reserved space cannot be computed"
         }
         if total <= 0 { return "reports no total capacity" }
-        let thin = spec.extraSpecs["provisioning:type"] != "thick"
         guard let factors = pool.capacityFactors(thin: thin) else { return nil }
         if thin && pool.thinProvisioningSupport {
             guard pool.maxOverSubscriptionRatio >= 1 else {
@@ -23,15 +29,15 @@ public struct CapacityFilter: BackendFilter {
             let ratio = factors.totalAvailable > 0 ? (pool.provisionedCapacityGB + requested) / factors.totalAvailable : .infinity
             if ratio > pool.maxOverSubscriptionRatio {
                 return
-                    "needs \(spec.size) GiB, but that would raise its provisioned ratio to \(format(ratio)), over the maximum \(format(pool.maxOverSubscriptionRatio))"
+                    "needs \(size) GiB, but that would raise its provisioned ratio to \(format(ratio)), over the maximum \(format(pool.maxOverSubscriptionRatio))"
             }
             if factors.virtualFree < requested {
-                return "needs \(spec.size) GiB, has \(format(max(factors.virtualFree, 0))) GiB free (thin, after reserve)"
+                return "needs \(size) GiB, has \(format(max(factors.virtualFree, 0))) GiB free (thin, after reserve)"
             }
             return nil
         }
         if factors.virtualFree < requested {
-            return "needs \(spec.size) GiB, has \(format(max(factors.virtualFree, 0))) GiB free"
+            return "needs \(size) GiB, has \(format(max(factors.virtualFree, 0))) GiB free"
         }
         return nil
     }

@@ -4,15 +4,27 @@ import Foundation
 /// `>=`, `<=`, `s==`, `s!=`, `s<`, `s<=`, `s>`, `s>=`, `<in>`, `<all-in>`, `<is>`, `<or>`; anything else is
 /// plain equality.
 public enum ExtraSpecMatcher {
+    static let knownOps: Set<String> = [
+        "=", "==", "!=", ">=", "<=", "s==", "s!=", "s<", "s<=", "s>", "s>=", "<in>", "<all-in>", "<is>", "<or>",
+    ]
+
     public static func matches(_ value: JSONValue, _ requirement: String) -> Bool {
-        var words = requirement.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
-        guard let op = words.first else { return equalsPlain(value, requirement) }
-        let knownOps: Set<String> = [
-            "=", "==", "!=", ">=", "<=", "s==", "s!=", "s<", "s<=", "s>", "s>=", "<in>", "<all-in>", "<is>", "<or>",
-        ]
-        guard knownOps.contains(op) else { return equalsPlain(value, requirement) }
+        compile(requirement)(value)
+    }
+
+    /// The requirement parsed once, as a predicate on capability values.
+    public static func compile(_ requirement: String) -> (JSONValue) -> Bool {
+        let words = requirement.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let op = words.first, knownOps.contains(op) else {
+            return { value in equalsPlain(value, requirement) }
+        }
+        let operands = Array(words.dropFirst())
+        return { value in apply(op, operands, to: value) }
+    }
+
+    private static func apply(_ op: String, _ operands: [String], to value: JSONValue) -> Bool {
         if value.isNull { return false }
-        words.removeFirst()
+        let words = operands
         if op == "<or>" {
             // `<or> a <or> b`: the words at even positions are the alternatives.
             let options = words.enumerated().filter { $0.offset % 2 == 0 }.map(\.element)

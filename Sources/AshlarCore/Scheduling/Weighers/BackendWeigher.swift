@@ -6,6 +6,14 @@ public protocol BackendWeigher: Sendable {
     var name: String { get }
     var multiplier: Double { get }
     func weight(of pool: PoolState, for spec: RequestSpec) -> Double
+    /// The same weight specialised to one request (see `BackendFilter.compiled(for:)`).
+    func compiled(for spec: RequestSpec) -> (PoolState) -> Double
+}
+
+extension BackendWeigher {
+    public func compiled(for spec: RequestSpec) -> (PoolState) -> Double {
+        { pool in weight(of: pool, for: spec) }
+    }
 }
 
 /// Most free (virtual) capacity wins; a negative multiplier stacks instead of spreading.
@@ -14,11 +22,14 @@ public struct CapacityWeigher: BackendWeigher {
     public init(multiplier: Double = 1) { self.multiplier = multiplier }
     public var name: String { "CapacityWeigher" }
 
-    public func weight(of pool: PoolState, for spec: RequestSpec) -> Double {
-        // Infinite or unknown capacity sorts as the worst candidate, whichever way the multiplier points.
-        guard let factors = pool.capacityFactors(thin: spec.extraSpecs["provisioning:type"] != "thick") else {
-            return multiplier > 0 ? -1 : .infinity
+    public func weight(of pool: PoolState, for spec: RequestSpec) -> Double { compiled(for: spec)(pool) }
+
+    public func compiled(for spec: RequestSpec) -> (PoolState) -> Double {
+        let thin = spec.extraSpecs["provisioning:type"] != "thick"
+        let worst: Double = multiplier > 0 ? -1 : .infinity
+        return { pool in
+            // Infinite or unknown capacity sorts as the worst candidate, whichever way the multiplier points.
+            pool.capacityFactors(thin: thin)?.virtualFree ?? worst
         }
-        return factors.virtualFree
     }
 }
