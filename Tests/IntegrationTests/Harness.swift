@@ -26,7 +26,7 @@ enum Harness {
     /// Runs a command to completion (bounded by `timeout`), capturing both streams through files so that a large
     /// output can never block the child.
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-        timeout: Duration = .seconds(120)) throws -> Output
+        timeout: Duration = .seconds(120)) async throws -> Output
     {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -43,13 +43,13 @@ enum Harness {
         process.standardInput = FileHandle.nullDevice
         try process.run()
         let deadline = ContinuousClock.now + timeout
+        // Polled with Task.sleep, never a blocking wait: tests share a small pool of threads.
         while process.isRunning {
             if ContinuousClock.now > deadline {
                 process.terminate()
-                process.waitUntilExit()
                 throw HarnessError("\(executable) \(arguments.joined(separator: " ")) did not finish within \(timeout)")
             }
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         return Output(
             status: process.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
@@ -68,7 +68,7 @@ final class Server {
     let stateDirectory: URL
     let stdoutFile: URL
     let stderrFile: URL
-    private(set) var url = ""
+    fileprivate(set) var url = ""
 
     init(extraArguments: [String] = []) throws {
         stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-it-\(UUID().uuidString)")
@@ -88,52 +88,57 @@ final class Server {
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         process.standardInput = FileHandle.nullDevice
         try process.run()
+    }
+
+    /// Starts `ashlar serve` and waits (bounded) for its ready line.
+    static func start(extraArguments: [String] = []) async throws -> Server {
+        let server = try Server(extraArguments: extraArguments)
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
-            let text = (try? String(contentsOf: stdoutFile, encoding: .utf8)) ?? ""
+            let text = (try? String(contentsOf: server.stdoutFile, encoding: .utf8)) ?? ""
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Ashlar is ready at ") }) {
-                url = String(line.dropFirst("Ashlar is ready at ".count))
-                return
+                server.url = String(line.dropFirst("Ashlar is ready at ".count))
+                return server
             }
-            if !process.isRunning { break }
-            usleep(50_000)
+            if !server.process.isRunning { break }
+            try await Task.sleep(for: .milliseconds(50))
         }
-        stop()
-        throw Harness.HarnessError("ashlar serve did not become ready:\n\(log)")
+        await server.stop()
+        throw Harness.HarnessError("ashlar serve did not become ready:\n\(server.log)")
     }
 
     var log: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
 
-    /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit status.
+    /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit status, nil if it had to be killed.
     @discardableResult
-    func stop() -> Int32? {
+    func stop() async -> Int32? {
         guard process.isRunning else { return process.terminationStatus }
         kill(process.processIdentifier, SIGTERM)
         let deadline = ContinuousClock.now + .seconds(20)
-        while process.isRunning && ContinuousClock.now < deadline { usleep(20_000) }
+        while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
         if process.isRunning {
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
             return nil
         }
         return process.terminationStatus
     }
 
     deinit {
-        stop()
+        // A test that failed before stopping its server: end it by PID without waiting.
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         try? FileManager.default.removeItem(at: stateDirectory)
     }
 
     /// `openstack …` against this server (auth type none, endpoint from the server).
-    func openstack(_ arguments: String...) throws -> Harness.Output {
-        try Harness.run(
+    func openstack(_ arguments: String...) async throws -> Harness.Output {
+        try await Harness.run(
             Harness.venv + "/bin/openstack", arguments,
             environment: ["OS_AUTH_TYPE": "none", "OS_ENDPOINT": url, "OS_VOLUME_API_VERSION": "3.71"])
     }
 
     /// `openstack … -f json`, parsed; fails the test when the command fails.
-    func openstackJSON(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> Any {
-        let out = try Harness.run(
+    func openstackJSON(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) async throws -> Any {
+        let out = try await Harness.run(
             Harness.venv + "/bin/openstack", arguments + ["-f", "json"],
             environment: ["OS_AUTH_TYPE": "none", "OS_ENDPOINT": url, "OS_VOLUME_API_VERSION": "3.71"])
         try #require(out.status == 0, "openstack \(arguments.joined(separator: " ")) failed: \(out.stderr)", sourceLocation: sourceLocation)
@@ -141,19 +146,19 @@ final class Server {
     }
 
     /// `cinder …` with noauth (user and project `admin`).
-    func cinder(_ arguments: String...) throws -> Harness.Output {
-        try Harness.run(
+    func cinder(_ arguments: String...) async throws -> Harness.Output {
+        try await Harness.run(
             Harness.venv + "/bin/cinder",
             ["--os-auth-type", "noauth", "--os-user-id", "admin", "--os-project-id", "admin", "--os-endpoint", url,
              "--os-volume-api-version", "3.71"] + arguments)
     }
 
     /// Polls `condition` until it holds or `timeout` passes.
-    func eventually(_ timeout: Duration = .seconds(30), _ condition: () throws -> Bool) rethrows -> Bool {
+    func eventually(_ timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws -> Bool {
         let deadline = ContinuousClock.now + timeout
         repeat {
-            if try condition() { return true }
-            usleep(100_000)
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(100))
         } while ContinuousClock.now < deadline
         return false
     }

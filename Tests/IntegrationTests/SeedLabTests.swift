@@ -21,10 +21,10 @@ struct SeedLabTests {
     }
 
     @Test func placementsOverTheSeedLab() async throws {
-        let server = try Server(extraArguments: ["--config-file", Self.config])
+        let server = try await Server.start(extraArguments: ["--config-file", Self.config])
 
         // The four backends, in their zones, as the seed's `cinder service-list` shows them.
-        let services = try #require(try server.openstackJSON("volume", "service", "list") as? [[String: Any]])
+        let services = try #require(try await server.openstackJSON("volume", "service", "list") as? [[String: Any]])
         let volumeServices = services.filter { $0["Binary"] as? String == "cinder-volume" }
         #expect(Set(volumeServices.compactMap { $0["Host"] as? String }) == Set(Self.backends))
         let zones = Dictionary(uniqueKeysWithValues: volumeServices.map { ($0["Host"] as? String ?? "", $0["Zone"] as? String ?? "") })
@@ -35,10 +35,10 @@ struct SeedLabTests {
         #expect(volumeServices.allSatisfy { $0["State"] as? String == "up" })
 
         // A type asking for volume_backend_name=lvmbackend spreads equal volumes over all four equal backends.
-        #expect(try server.openstack("volume", "type", "create", "--property", "volume_backend_name=lvmbackend", "lvm").status == 0)
+        #expect(try await server.openstack("volume", "type", "create", "--property", "volume_backend_name=lvmbackend", "lvm").status == 0)
         let spread = (1...8).map { "spread-\($0)" }
         for name in spread {
-            let out = try server.openstack("volume", "create", "--size", "1", "--type", "lvm", name)
+            let out = try await server.openstack("volume", "create", "--size", "1", "--type", "lvm", name)
             #expect(out.status == 0, "\(out.stderr)")
         }
         var volumes = try await settled(server, spread)
@@ -53,7 +53,7 @@ struct SeedLabTests {
         // --availability-zone az1 lands only on block2's two backends, and the volume reports that zone.
         let zoned = (1...4).map { "az1-\($0)" }
         for name in zoned {
-            #expect(try server.openstack("volume", "create", "--size", "1", "--type", "lvm", "--availability-zone", "az1", name).status == 0)
+            #expect(try await server.openstack("volume", "create", "--size", "1", "--type", "lvm", "--availability-zone", "az1", name).status == 0)
         }
         volumes = try await settled(server, zoned)
         for name in zoned {
@@ -62,10 +62,10 @@ struct SeedLabTests {
         }
 
         // Too large for any backend: error, and a message naming each backend's CapacityFilter reason.
-        #expect(try server.openstack("volume", "create", "--size", "5000", "--type", "lvm", "huge").status == 0)
+        #expect(try await server.openstack("volume", "create", "--size", "5000", "--type", "lvm", "huge").status == 0)
         volumes = try await settled(server, ["huge"])
         #expect(volumes["huge"]?.status == "error")
-        let messages = try #require(try server.openstackJSON("volume", "message", "list") as? [[String: Any]])
+        let messages = try #require(try await server.openstackJSON("volume", "message", "list") as? [[String: Any]])
         let text = try #require(messages.first?["User Message"] as? String)
         #expect(text.contains("No valid backend"), "\(text)")
         for backend in Self.backends {
@@ -73,19 +73,19 @@ struct SeedLabTests {
         }
 
         // A disabled service takes no more placements.
-        let disable = try server.openstack(
+        let disable = try await server.openstack(
             "volume", "service", "set", "--disable", "--disable-reason", "maintenance", "block1@lvmdriver-b1", "cinder-volume")
         #expect(disable.status == 0, "\(disable.stderr)")
         let afterDisable = (1...4).map { "after-\($0)" }
         for name in afterDisable {
-            #expect(try server.openstack("volume", "create", "--size", "1", "--type", "lvm", name).status == 0)
+            #expect(try await server.openstack("volume", "create", "--size", "1", "--type", "lvm", name).status == 0)
         }
         volumes = try await settled(server, afterDisable)
         for name in afterDisable {
             #expect(volumes[name]?.status == "available")
             #expect(volumes[name]?.host?.hasPrefix("block1@") == false, "\(name) went to a disabled backend")
         }
-        let listed = try #require(try server.openstackJSON("volume", "service", "list", "--long") as? [[String: Any]])
+        let listed = try #require(try await server.openstackJSON("volume", "service", "list", "--long") as? [[String: Any]])
         let block1 = try #require(listed.first { $0["Host"] as? String == "block1@lvmdriver-b1" })
         #expect(block1["Status"] as? String == "disabled")
         #expect(block1["Disabled Reason"] as? String == "maintenance")

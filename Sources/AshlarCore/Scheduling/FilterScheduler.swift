@@ -27,11 +27,12 @@ public struct FilterScheduler: Sendable {
     /// Filters and weighs `pools`. Pools of a backend in `spec.attemptedHosts` are skipped, as a retry must.
     public func choose(from pools: [PoolState], for spec: RequestSpec) -> Decision {
         var rejections: [Rejection] = []
-        var candidates: [PoolState] = []
+        // Positions in `pools`, not copies: a decision over ten thousand pools should not copy them.
+        var candidates: [Int] = []
         candidates.reserveCapacity(pools.count)
         let attempted = Set(spec.attemptedHosts)
         let checks = filters.map { (name: $0.name, check: $0.compiled(for: spec)) }
-        poolLoop: for pool in pools {
+        poolLoop: for (index, pool) in pools.enumerated() {
             if !attempted.isEmpty, attempted.contains(pool.backend) {
                 rejections.append(Rejection(pool: pool.name, filter: "Retry", reason: "already failed this volume"))
                 continue
@@ -42,19 +43,19 @@ public struct FilterScheduler: Sendable {
                     continue poolLoop
                 }
             }
-            candidates.append(pool)
+            candidates.append(index)
         }
         guard !candidates.isEmpty else { return .noValidBackend(rejections) }
-        if candidates.count == 1 || weighers.isEmpty { return .chosen(candidates[0]) }
+        if candidates.count == 1 || weighers.isEmpty { return .chosen(pools[candidates[0]]) }
         var totals = [Double](repeating: 0, count: candidates.count)
         for weigher in weighers {
             let weight = weigher.compiled(for: spec)
-            let raw = candidates.map(weight)
+            let raw = candidates.map { weight(pools[$0]) }
             for (i, w) in Self.normalize(raw).enumerated() { totals[i] += w * weigher.multiplier }
         }
         var best = 0
         for i in 1..<totals.count where totals[i] > totals[best] { best = i }
-        return .chosen(candidates[best])
+        return .chosen(pools[candidates[best]])
     }
 
     /// Scales weights to 0…1 by the minimum and maximum. An infinite weight first becomes a finite one well

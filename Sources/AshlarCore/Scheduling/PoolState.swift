@@ -19,7 +19,12 @@ public struct PoolState: Sendable, Hashable {
     public var thickProvisioningSupport: Bool
     public var totalVolumes: Int
     /// Every capability of the pool (its own and the backend's), for the CapabilitiesFilter and get_pools.
-    public var capabilities: [String: JSONValue]
+    public var capabilities: [String: JSONValue] {
+        didSet { volumeBackendName = capabilities["volume_backend_name"] }
+    }
+    /// `capabilities["volume_backend_name"]`, kept beside the dictionary: nearly every type asks for it, and
+    /// reading it from here saves a hash lookup per pool per decision.
+    public private(set) var volumeBackendName: JSONValue?
     public var updatedAt: Date
 
     public init(
@@ -43,6 +48,7 @@ public struct PoolState: Sendable, Hashable {
         self.thickProvisioningSupport = thickProvisioningSupport
         self.totalVolumes = totalVolumes
         self.capabilities = capabilities
+        self.volumeBackendName = capabilities["volume_backend_name"]
         self.updatedAt = updatedAt
     }
 

@@ -35,7 +35,7 @@ public struct CapabilitiesFilter: BackendFilter {
             for r in requirements {
                 var current: JSONValue?
                 if r.path.count == 1 {
-                    current = pool.capabilities[r.path[0]]
+                    current = r.path[0] == "volume_backend_name" ? pool.volumeBackendName : pool.capabilities[r.path[0]]
                 } else {
                     var value: JSONValue = .object(pool.capabilities)
                     for part in r.path {
