@@ -23,6 +23,8 @@ public struct SchedulerService: Service {
     let transport: any RPCTransport
     let logger: Logger
     let startedAt = ContinuousClock.now
+    /// `message_reap_interval`.
+    let messageReapInterval = Duration.seconds(86_400)
 
     public init(
         host: String, availabilityZone: String, scheduler: FilterScheduler, maxAttempts: Int, initWaitTime: Duration,
@@ -61,9 +63,15 @@ public struct SchedulerService: Service {
                         // Ask the backends for their capabilities now rather than waiting for their next report.
                         try? await VolumeRPC.Client(transport: transport).publishServiceCapabilities(
                             context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
+                        var lastReap = ContinuousClock.now - messageReapInterval
                         while !Task.isCancelled {
                             do {
                                 try await services.heartbeat(host: host, binary: ServiceRecord.schedulerBinary)
+                                // User messages past their guaranteed_until go, every message_reap_interval.
+                                if ContinuousClock.now - lastReap >= messageReapInterval {
+                                    try await messages.reap()
+                                    lastReap = ContinuousClock.now
+                                }
                             } catch {
                                 logger.warning("scheduler heartbeat failed: \(error)")
                             }
@@ -93,6 +101,7 @@ public struct SchedulerService: Service {
                 return
             }
             await waitForFirstReports()
+            spec.volumeHostsForHints = try await hintedVolumeHosts(spec.schedulerHints)
             try await refreshUsableBackends()
             switch await hostManager.place(spec, with: scheduler) {
             case .chosen(let pool):
@@ -127,6 +136,24 @@ public struct SchedulerService: Service {
     func refreshUsableBackends() async throws {
         let unusable = try await services.unusableHosts(binary: ServiceRecord.volumeBinary, downTime: serviceDownTime)
         await hostManager.setUnusable(Set(unusable))
+    }
+
+    /// Where the volumes named by the affinity hints (`same_host`, `different_host`) live, for the
+    /// Same/DifferentBackendFilter; volumes that do not exist (or are not placed) are left out.
+    func hintedVolumeHosts(_ hints: [String: JSONValue]) async throws -> [String: String] {
+        var ids: [String] = []
+        for key in ["same_host", "different_host"] {
+            switch hints[key] {
+            case .string(let id): ids.append(id)
+            case .array(let list): ids += list.compactMap(\.stringValue)
+            default: break
+            }
+        }
+        var hosts: [String: String] = [:]
+        for id in ids {
+            if let host = try await volumes.get(id)?.host { hosts[id] = host }
+        }
+        return hosts
     }
 
     /// After a start, waits (up to `scheduler_driver_init_wait_time`) for the first reports before deciding.

@@ -87,11 +87,13 @@ struct VolumesController {
             }
             zone = requested
         }
-        var hints: [String: String] = [:]
-        if case .object(let h) = body.top["OS-SCH-HNT:scheduler_hints"] ?? .null {
-            hints = h.mapValues { $0.stringValue ?? $0.rendered }
+        var hints: [String: JSONValue] = [:]
+        switch body.top["OS-SCH-HNT:scheduler_hints"] {
+        case .none, .null: break
+        case .object(let h): hints = h
+        case .some(let other):
+            throw Fields.invalid("OS-SCH-HNT:scheduler_hints", other, "\(other.rendered) is not of type 'object'.")
         }
-        _ = hints  // Scheduler hints are taken by the filters of a later release; accepted here as Cinder does.
 
         var volume = Volume(
             projectID: context.caller.projectID, userID: context.caller.userID, name: name ?? nil,
@@ -102,7 +104,7 @@ struct VolumesController {
         volume.volumeTypeName = type.name
         let spec = RequestSpec(
             volumeID: volume.id, size: size, availabilityZone: zone, volumeTypeName: type.name,
-            extraSpecs: type.extraSpecs)
+            extraSpecs: type.extraSpecs, schedulerHints: hints)
         do {
             try await env.scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context.caller)
         } catch {
