@@ -198,7 +198,20 @@ struct SchedulerEndpoint: RPCEndpoint {
                 timestamp: report.timestamp)
             return nil
         case SchedulerRPC.Method.getPools:
-            let pools = await service.hostManager.allPools()
+            let filters = try message.arguments(SchedulerRPC.GetPools.self)
+            var pools = await service.hostManager.allPools().sorted { $0.name < $1.name }
+            if let name = filters.name { pools = pools.filter { $0.name == name } }
+            for (key, wanted) in filters.capabilities ?? [:] {
+                // As Cinder compares them: both sides as text.
+                pools = pools.filter { pool in
+                    guard let value = pool.capabilities[key] else { return false }
+                    return (value.stringValue ?? value.rendered) == wanted
+                }
+            }
+            if let specs = filters.extraSpecs {
+                let fits = CapabilitiesFilter().compiled(for: RequestSpec(volumeID: "", size: 0, extraSpecs: specs))
+                pools = pools.filter { fits($0) == nil }
+            }
             let list: [JSONValue] = pools.map {
                 .object(["name": .string($0.name), "capabilities": .object($0.capabilities)])
             }

@@ -20,13 +20,20 @@ struct BackendsController {
         try context.requireAdmin("scheduler_extension:scheduler_stats:get_pools")
         let params = ListParameters(request)
         let detail = params.value("detail").flatMap(ExtraSpecMatcher.parseBool) ?? false
-        let reply = try await env.transport.call(
-            RPCMessage(method: SchedulerRPC.Method.getPools, context: context.caller, arguments: VolumeRPC.Empty()),
-            to: .scheduler, timeout: .seconds(30))
-        var pools = try reply.map { try RPCCoding.decoder.decode([JSONValue].self, from: $0) } ?? []
-        if context.version >= APIVersion(3, 28), let name = params.value("name") {
-            pools = pools.filter { $0.objectValue?["name"]?.stringValue == name }
+        var filters = SchedulerRPC.GetPools()
+        if context.version >= APIVersion(3, 28) {
+            filters.name = params.value("name")
+            var capabilities: [String: String] = [:]
+            for (key, value) in params.params where !["detail", "name", "volume_type"].contains(key) {
+                capabilities[key] = value
+            }
+            if !capabilities.isEmpty { filters.capabilities = capabilities }
         }
+        if context.version >= APIVersion(3, 35), let typeName = params.value("volume_type") {
+            guard let type = try await env.types.find(typeName) else { throw AshlarError.volumeTypeNotFound(typeName) }
+            filters.extraSpecs = type.extraSpecs
+        }
+        let pools = try await env.scheduler.getPools(filters, context: context.caller, timeout: .seconds(30))
         let shown: [JSONValue] = pools.map { pool in
             guard !detail, let name = pool.objectValue?["name"] else { return pool }
             return ["name": name]

@@ -51,6 +51,23 @@ public enum SchedulerRPC {
         }
     }
 
+    /// `get_pools(filters)`: pools whose name and capabilities equal the given values, and (3.35) whose
+    /// capabilities satisfy a volume type's extra specs. Every field may be absent.
+    public struct GetPools: Codable, Sendable {
+        public var name: String?
+        public var capabilities: [String: String]?
+        public var extraSpecs: [String: String]?
+        public init(name: String? = nil, capabilities: [String: String]? = nil, extraSpecs: [String: String]? = nil) {
+            self.name = name
+            self.capabilities = capabilities
+            self.extraSpecs = extraSpecs
+        }
+        enum CodingKeys: String, CodingKey {
+            case name, capabilities
+            case extraSpecs = "extra_specs"
+        }
+    }
+
     /// A client of the scheduler.
     public struct Client: Sendable {
         public let transport: any RPCTransport
@@ -59,6 +76,14 @@ public enum SchedulerRPC {
         public func createVolume(_ args: CreateVolume, context: CallerContext) async throws {
             try await transport.cast(
                 RPCMessage(method: Method.createVolume, context: context, arguments: args), to: .scheduler)
+        }
+
+        /// The pools as the scheduler sees them, filtered (a call).
+        public func getPools(_ filters: GetPools, context: CallerContext, timeout: Duration) async throws -> [JSONValue] {
+            let reply = try await transport.call(
+                RPCMessage(method: Method.getPools, context: context, arguments: filters), to: .scheduler,
+                timeout: timeout)
+            return try reply.map { try RPCCoding.decoder.decode([JSONValue].self, from: $0) } ?? []
         }
 
         public func updateServiceCapabilities(_ report: CapabilityReport, context: CallerContext) async throws {
