@@ -50,3 +50,28 @@ struct PoolsTests {
         }
     }
 }
+
+/// `PUT /os-services/freeze` and `/thaw`.
+@Suite("Freeze and thaw", .timeLimit(.minutes(2)))
+struct FreezeTests {
+    @Test("A frozen backend takes no new volumes, shows frozen, and takes them again once thawed")
+    func freezeThaw() async throws {
+        try await withSystem { api in
+            try await api.waitForServices()
+            let node = String(TestSystem.backendHost.split(separator: "@")[0])
+            #expect(try await api.put("/v3/os-services/freeze", ["host": .string(node)]).status == .accepted)
+            let listed = try await api.get("/v3/os-services?binary=cinder-volume").json["services"].array
+            #expect(listed.map { $0["frozen"] } == [JSON(.bool(true))])
+
+            let refused = try await api.createVolume()
+            try await api.waitForStatus(refused, "error")
+            let messages = try await api.get("/v3/messages?resource_uuid=\(refused)", version: "3.3").json["messages"]
+            #expect(messages[0]["user_message"].string?.contains("No valid backend") == true)
+
+            #expect(try await api.put("/v3/os-services/thaw", ["host": .string(TestSystem.backendHost)]).status == .accepted)
+            try await api.createAvailableVolume()
+            expectFault(try await api.put("/v3/os-services/freeze", ["host": "nobody"]), .notFound)
+            expectFault(try await api.put("/v3/os-services/freeze", ["nohost": "x"]), .badRequest)
+        }
+    }
+}

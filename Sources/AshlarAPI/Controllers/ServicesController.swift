@@ -45,8 +45,11 @@ struct ServicesController {
     func change(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try context.requireAdmin("volume_extension:services:update")
         let action = context.parameters.get("action") ?? ""
+        if action == "freeze" || action == "thaw" {
+            return try await freeze(request, context, frozen: action == "freeze")
+        }
         guard ["enable", "disable", "disable-log-reason"].contains(action) else {
-            if ["freeze", "thaw", "failover_host", "failover", "set-log", "get-log"].contains(action) {
+            if ["failover_host", "failover", "set-log", "get-log"].contains(action) {
                 throw AshlarError(.notImplemented, "os-services/\(action) is not available yet in this Ashlar version.")
             }
             throw AshlarError(.notFound, "Unknown action \(action)")
@@ -79,6 +82,18 @@ struct ServicesController {
         ]
         if let reason { body["disabled_reason"] = .string(reason) }
         return JSONResponse.make(.object(body))
+    }
+
+    /// `PUT /os-services/freeze|thaw` with `{"host"}`: a frozen backend takes no new volumes until thawed.
+    func freeze(_ request: Request, _ context: APIRequestContext, frozen: Bool) async throws -> Response {
+        guard case .object(let top) = try await request.json(context, limit: env.maxRequestBodySize) else {
+            throw AshlarError(.invalidInput, "Malformed request body: the body must be a JSON object.")
+        }
+        let host = try Fields(top).requiredString("host")
+        let changed = try await env.services.setFrozen(host: host, frozen: frozen)
+        guard !changed.isEmpty else { throw AshlarError(.notFound, "Host \(host) could not be found.") }
+        context.logger.info("volume services on \(host) \(frozen ? "frozen" : "thawed")")
+        return JSONResponse.empty(.accepted)
     }
 
     /// Zones of the volume services; a zone is available while any of its services is enabled.

@@ -59,6 +59,20 @@ public struct ServiceStore: Sendable {
     {
         let builder = db.write.update("services").set("disabled", to: disabled).set(
             "disabled_reason", to: SQLBind(reason))
+        return try await updateMatching(builder, host: host, binary: binary)
+    }
+
+    /// Freezes or thaws the volume services of `host` (`node@backend`, or `node` for all its backends): a frozen
+    /// backend takes no new volumes. Returns the services changed.
+    public func setFrozen(host: String, frozen: Bool) async throws -> [ServiceRecord] {
+        try await updateMatching(
+            db.write.update("services").set("frozen", to: frozen), host: host, binary: ServiceRecord.volumeBinary)
+    }
+
+    /// Applies `builder` to the services of `binary` on `host` exactly, or on any `host@backend`.
+    private func updateMatching(_ builder: SQLUpdateBuilder, host: String, binary: String) async throws
+        -> [ServiceRecord]
+    {
         builder.where("binary_name", .equal, binary)
         builder.where { group in
             group.where("host", .equal, host).orWhere(VolumeStore.hasPrefix("host", host + "@"))
