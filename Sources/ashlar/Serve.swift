@@ -49,7 +49,9 @@ struct Serve: AsyncParsableCommand {
         let level: Logger.Level =
             debug
             ? .debug
-            : ProcessInfo.processInfo.environment["ASHLAR_LOG_LEVEL"].flatMap { Logger.Level(rawValue: $0.lowercased()) }
+            : ProcessInfo.processInfo.environment["ASHLAR_LOG_LEVEL"].flatMap {
+                Logger.Level(rawValue: $0.lowercased())
+            }
                 ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

@@ -111,7 +111,7 @@ struct ServicesTests {
                 .notFound)
             expectFault(
                 try await api.put(
-                    "/v3/os-services/freeze", ["host": .string(TestSystem.backendHost), "binary": "cinder-volume"]),
+                    "/v3/os-services/failover_host", ["host": .string(TestSystem.backendHost), "binary": "cinder-volume"]),
                 .notImplemented)
             for body: JSONValue in [
                 [:], ["host": 5, "binary": "cinder-volume"], ["binary": "cinder-volume"],

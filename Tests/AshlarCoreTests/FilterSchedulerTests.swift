@@ -37,7 +37,7 @@ struct FilterSchedulerTests {
         #expect(scheduler.weighers.isEmpty)
     }
 
-    @Test(arguments: ["jsonfilter", "capacityfilter", "", "DriverFilter", "InstanceLocalityFilter"])
+    @Test(arguments: ["jsonfilter", "capacityfilter", "", "driverfilter", "InstanceLocalityFilter"])
     func unknownFilterIsAConfigurationError(_ name: String) {
         let error = #expect(throws: AshlarError.self) {
             try FilterScheduler.make(
@@ -47,7 +47,7 @@ struct FilterSchedulerTests {
         #expect(error?.message.contains("scheduler_default_filters") == true)
     }
 
-    @Test(arguments: ["GoodnessWeigher", "chanceweigher", "capacityweigher"])
+    @Test(arguments: ["goodnessweigher", "chanceweigher", "capacityweigher"])
     func unknownWeigherIsAConfigurationError(_ name: String) {
         let error = #expect(throws: AshlarError.self) {
             try FilterScheduler.make(

@@ -23,7 +23,9 @@ struct SchedulerBench {
             filterNames: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter"],
             weigherNames: ["CapacityWeigher"], capacityWeightMultiplier: 1)
         let spec = RequestSpec(volumeID: "bench", size: 1, extraSpecs: ["volume_backend_name": "lvmbackend"])
-        print("| pools | first round of reports (cold) | decision p50 | decision p99 | decisions/s | upstream per decision |")
+        print(
+            "| pools | first round of reports (cold) | decision p50 | decision p99 | decisions/s | upstream per decision |"
+        )
         print("|---|---|---|---|---|---|")
         for count in sizes.isEmpty ? [100, 1_000, 10_000] : sizes {
             let manager = HostManager()
@@ -31,7 +33,8 @@ struct SchedulerBench {
             let reports = (0..<count).map { i in (backend: "node\(i)@lvm", capabilities: report(i)) }
             let ingestStart = clock.now
             for r in reports {
-                await manager.update(backend: r.backend, availabilityZone: "nova", capabilities: r.capabilities, timestamp: now)
+                await manager.update(
+                    backend: r.backend, availabilityZone: "nova", capabilities: r.capabilities, timestamp: now)
             }
             let ingest = clock.now - ingestStart
             let decisions = count >= 10_000 ? 300 : 2_000

@@ -57,7 +57,8 @@ struct BackendsController {
         body.removeValue(forKey: "pools")
         body["namespace"] = .string("OS::Storage::Capabilities::\(host)")
         body["display_name"] = .string("Capabilities of Cinder \(caps["vendor_name"]?.stringValue ?? "") Driver")
-        body["pool_name"] = caps["pools"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?
+        body["pool_name"] =
+            caps["pools"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?
             .objectValue?["pool_name"] ?? .null
         // The tunable capabilities, described as Cinder's drivers describe theirs.
         body["properties"] = [

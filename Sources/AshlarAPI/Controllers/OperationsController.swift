@@ -36,8 +36,7 @@ struct OperationsController {
         for status in VolumeStatus.all.map(\.rawValue) {
             registry.makeGauge(name: "ashlar_volumes", labels: [("status", status)]).set(Double(counts[status] ?? 0))
         }
-        if let pools = try? await env.scheduler.getPools(.init(), context: context.caller, timeout: .seconds(2))
-        {
+        if let pools = try? await env.scheduler.getPools(.init(), context: context.caller, timeout: .seconds(2)) {
             for case .object(let pool) in pools {
                 guard let name = pool["name"]?.stringValue, case .object(let caps) = pool["capabilities"] ?? .null
                 else { continue }

@@ -78,10 +78,10 @@ public struct FilterScheduler: Sendable {
 
     /// Builds a scheduler from the names in the config (`scheduler_default_filters`,
     /// `scheduler_default_weighers`), in the order given. Filters: AvailabilityZoneFilter, CapacityFilter,
-    /// CapabilitiesFilter, IgnoreAttemptedHostsFilter, DifferentBackendFilter, SameBackendFilter, JsonFilter.
+    /// CapabilitiesFilter, IgnoreAttemptedHostsFilter, DifferentBackendFilter, SameBackendFilter, JsonFilter, DriverFilter.
     /// Weighers: CapacityWeigher (`capacity_weight_multiplier`), AllocatedCapacityWeigher
     /// (`allocated_capacity_weight_multiplier`), VolumeNumberWeigher (`volume_number_multiplier`),
-    /// ChanceWeigher (1.0). Unknown names (matched case-sensitively) are a configuration error.
+    /// ChanceWeigher (1.0), GoodnessWeigher (1.0). Unknown names (matched case-sensitively) are a configuration error.
     public static func make(
         filterNames: [String], weigherNames: [String], capacityWeightMultiplier: Double,
         allocatedCapacityWeightMultiplier: Double = -1, volumeNumberMultiplier: Double = -1
@@ -98,6 +98,7 @@ public struct FilterScheduler: Sendable {
             case "DifferentBackendFilter": filters.append(DifferentBackendFilter())
             case "SameBackendFilter": filters.append(SameBackendFilter())
             case "JsonFilter": filters.append(JsonFilter())
+            case "DriverFilter": filters.append(DriverFilter())
             default: throw AshlarError(.invalidInput, "scheduler_default_filters: unknown filter \(name)")
             }
         }
@@ -109,6 +110,7 @@ public struct FilterScheduler: Sendable {
                 weighers.append(AllocatedCapacityWeigher(multiplier: allocatedCapacityWeightMultiplier))
             case "VolumeNumberWeigher": weighers.append(VolumeNumberWeigher(multiplier: volumeNumberMultiplier))
             case "ChanceWeigher": weighers.append(ChanceWeigher())
+            case "GoodnessWeigher": weighers.append(GoodnessWeigher())
             default: throw AshlarError(.invalidInput, "scheduler_default_weighers: unknown weigher \(name)")
             }
         }

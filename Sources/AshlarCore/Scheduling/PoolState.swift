@@ -81,6 +81,7 @@ public struct PoolState: Sendable, Hashable {
             return CapacityFactors(
                 totalAvailable: round2(totalAvailable), virtualFree: round2(totalAvailable - provisionedCapacityGB))
         }
-        return CapacityFactors(totalAvailable: round2(available), virtualFree: round2(min(free, available - provisionedCapacityGB)))
+        return CapacityFactors(
+            totalAvailable: round2(available), virtualFree: round2(min(free, available - provisionedCapacityGB)))
     }
 }

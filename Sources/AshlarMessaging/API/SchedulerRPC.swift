@@ -79,7 +79,8 @@ public enum SchedulerRPC {
         }
 
         /// The pools as the scheduler sees them, filtered (a call).
-        public func getPools(_ filters: GetPools, context: CallerContext, timeout: Duration) async throws -> [JSONValue] {
+        public func getPools(_ filters: GetPools, context: CallerContext, timeout: Duration) async throws -> [JSONValue]
+        {
             let reply = try await transport.call(
                 RPCMessage(method: Method.getPools, context: context, arguments: filters), to: .scheduler,
                 timeout: timeout)

@@ -70,7 +70,9 @@ public struct ServiceStore: Sendable {
     }
 
     /// Applies `builder` to the services of `binary` on `host` exactly, or on any `host@backend`.
-    private func updateMatching(_ builder: SQLUpdateBuilder, host: String, binary: String) async throws
+    private func updateMatching(
+        _ builder: SQLUpdateBuilder, host: String, binary: String
+    ) async throws
         -> [ServiceRecord]
     {
         builder.where("binary_name", .equal, binary)

@@ -163,7 +163,9 @@ public struct VolumeStore: Sendable {
             .column(
                 SQLSubquery.select { sub in
                     sub.column("name").from("volume_types")
-                        .where(SQLColumn("id", table: "volume_types"), .equal, SQLColumn("volume_type_id", table: "volumes"))
+                        .where(
+                            SQLColumn("id", table: "volume_types"), .equal,
+                            SQLColumn("volume_type_id", table: "volumes"))
                 }, as: "type_name"
             )
             .from("volumes")
@@ -279,7 +281,8 @@ public struct VolumeStore: Sendable {
     static func hasPrefix(_ column: String, _ prefix: String) -> any SQLExpression {
         SQLBinaryExpression(
             SQLFunction(
-                "substr", args: SQLIdentifier(column), SQLLiteral.numeric("1"), SQLLiteral.numeric(String(prefix.count))),
+                "substr", args: SQLIdentifier(column), SQLLiteral.numeric("1"), SQLLiteral.numeric(String(prefix.count))
+            ),
             .equal, SQLBind(prefix))
     }
 

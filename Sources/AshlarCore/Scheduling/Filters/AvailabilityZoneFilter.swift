@@ -15,7 +15,8 @@ public struct AvailabilityZoneFilter: BackendFilter {
         let zone = spec.availabilityZone
         return { pool in
             if let allowedSet, !allowedSet.contains(pool.availabilityZone) {
-                return "zone \(pool.availabilityZone) is not in the type's zones \(allowed?.joined(separator: ",") ?? "")"
+                return
+                    "zone \(pool.availabilityZone) is not in the type's zones \(allowed?.joined(separator: ",") ?? "")"
             }
             if let zone, zone != pool.availabilityZone {
                 return "is in zone \(pool.availabilityZone), not \(zone)"

@@ -26,7 +26,9 @@ public struct CapacityFilter: BackendFilter {
             guard pool.maxOverSubscriptionRatio >= 1 else {
                 return "has an invalid max_over_subscription_ratio of \(format(pool.maxOverSubscriptionRatio))"
             }
-            let ratio = factors.totalAvailable > 0 ? (pool.provisionedCapacityGB + requested) / factors.totalAvailable : .infinity
+            let ratio =
+                factors.totalAvailable > 0
+                ? (pool.provisionedCapacityGB + requested) / factors.totalAvailable : .infinity
             if ratio > pool.maxOverSubscriptionRatio {
                 return
                     "needs \(size) GiB, but that would raise its provisioned ratio to \(format(ratio)), over the maximum \(format(pool.maxOverSubscriptionRatio))"
