@@ -37,7 +37,7 @@ struct FilterSchedulerTests {
         #expect(scheduler.weighers.isEmpty)
     }
 
-    @Test(arguments: ["jsonfilter", "capacityfilter", "", "driverfilter", "InstanceLocalityFilter"])
+    @Test(arguments: ["jsonfilter", "capacityfilter", "", "driverfilter", "instancelocalityfilter"])
     func unknownFilterIsAConfigurationError(_ name: String) {
         let error = #expect(throws: AshlarError.self) {
             try FilterScheduler.make(

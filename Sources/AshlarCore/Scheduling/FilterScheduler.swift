@@ -98,6 +98,7 @@ public struct FilterScheduler: Sendable {
             case "DifferentBackendFilter": filters.append(DifferentBackendFilter())
             case "SameBackendFilter": filters.append(SameBackendFilter())
             case "JsonFilter": filters.append(JsonFilter())
+            case "InstanceLocalityFilter": filters.append(InstanceLocalityFilter())
             case "DriverFilter": filters.append(DriverFilter())
             default: throw AshlarError(.invalidInput, "scheduler_default_filters: unknown filter \(name)")
             }
