@@ -67,7 +67,9 @@ struct VolumeActionsController {
             guard let metadata = try fields.metadata("metadata", nullable: false) else {
                 throw AshlarError(.invalidInput, "Invalid input received: 'metadata' is a required property.")
             }
-            let updated = try await modifyImageMetadata(volume) { $0.merging(metadata) { _, new in new } }
+            let updated = try await env.volumes.modify(volume, .imageMetadata) {
+                $0.merging(metadata) { _, new in new }
+            }
             return JSONResponse.make(["metadata": .object(updated.mapValues(JSONValue.string))])
         case "os-unset_image_metadata":
             let key = try fields.requiredString("key")
@@ -75,7 +77,7 @@ struct VolumeActionsController {
                 throw AshlarError(
                     .notFound, "Glance metadata for volume \(volume.id) with key \(key) could not be found.")
             }
-            _ = try await modifyImageMetadata(volume) { $0.filter { $0.key != key } }
+            _ = try await env.volumes.modify(volume, .imageMetadata) { $0.filter { $0.key != key } }
             return JSONResponse.empty(.ok)
         case "os-show_image_metadata":
             return JSONResponse.make(["metadata": .object(volume.imageMetadata.mapValues(JSONValue.string))])
@@ -92,30 +94,6 @@ struct VolumeActionsController {
         else {
             throw AshlarError.invalidVolume("The volume is in maintenance.")
         }
-    }
-
-    /// Read-modify-write of the image metadata, retried when a concurrent change got there first.
-    private func modifyImageMetadata(
-        _ volume: Volume, _ change: ([String: String]) -> [String: String]
-    ) async throws
-        -> [String: String]
-    {
-        var current = volume
-        for _ in 0..<20 {
-            let next = change(current.imageMetadata)
-            if let done = try await env.volumes.update(
-                current.id, where: .init(statusNotIn: [.maintenance], imageMetadataEquals: current.imageMetadata),
-                set: .init(imageMetadata: next))
-            {
-                return done.imageMetadata
-            }
-            guard let reread = try await env.volumes.get(current.id) else {
-                throw AshlarError.volumeNotFound(current.id)
-            }
-            if reread.status == .maintenance { throw AshlarError.invalidVolume("The volume is in maintenance.") }
-            current = reread
-        }
-        throw AshlarError(.conflict, "The volume's image metadata is being changed concurrently; try again.")
     }
 
     /// `os-reset_status`: sets the fields directly, refusing `deleting` and statuses Cinder does not know.

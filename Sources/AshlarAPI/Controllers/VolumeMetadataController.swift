@@ -111,31 +111,13 @@ struct VolumeMetadataController {
         return top
     }
 
-    /// Read-modify-write of the metadata column as a compare-and-swap, retried on a concurrent change (or, with
-    /// `expected`, refused with 412 when someone changed it since).
+    /// The volume's metadata changed by `change` (see `VolumeStore.modify`); with `expected`, only if it is
+    /// still what the caller read (If-Match).
     private func modify(
         _ context: APIRequestContext, expected: Volume? = nil, _ change: ([String: String]) -> [String: String]
-    )
-        async throws -> [String: String]
-    {
-        var current: Volume
-        if let expected { current = expected } else { current = try await volumes.find(context) }
-        for _ in 0..<20 {
-            if let done = try await env.volumes.update(
-                current.id,
-                where: .init(statusNotIn: VolumeTransitions.updateRefused, metadataEquals: current.metadata),
-                set: .init(metadata: change(current.metadata)))
-            {
-                return done.metadata
-            }
-            let reread = try await volumes.find(context)
-            if reread.status == .maintenance { throw AshlarError.invalidVolume("The volume is in maintenance.") }
-            if expected != nil {
-                throw AshlarError(
-                    .preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
-            }
-            current = reread
-        }
-        throw AshlarError(.conflict, "The volume's metadata is being changed concurrently; try again.")
+    ) async throws -> [String: String] {
+        let volume: Volume
+        if let expected { volume = expected } else { volume = try await volumes.find(context) }
+        return try await env.volumes.modify(volume, .metadata, onceOnly: expected != nil, change)
     }
 }

@@ -318,3 +318,51 @@ public struct VolumeStore: Sendable {
         )
     }
 }
+
+extension VolumeStore {
+    /// One of a volume's string maps.
+    public enum VolumeMap: Sendable {
+        case metadata, imageMetadata
+
+        func read(_ v: Volume) -> [String: String] {
+            switch self {
+            case .metadata: v.metadata
+            case .imageMetadata: v.imageMetadata
+            }
+        }
+    }
+
+    /// Read-modify-write of one of the volume's maps as a compare-and-swap on its previous value, retried when a
+    /// concurrent change got there first (with `onceOnly`, that is a 412 instead: the caller's If-Match). Refused
+    /// while the volume is in maintenance. Returns the map as stored.
+    public func modify(
+        _ volume: Volume, _ map: VolumeMap, onceOnly: Bool = false,
+        _ change: ([String: String]) -> [String: String]
+    ) async throws -> [String: String] {
+        var current = volume
+        for _ in 0..<20 {
+            let before = map.read(current)
+            var condition = VolumeCondition(statusNotIn: VolumeTransitions.updateRefused)
+            var update = VolumeUpdate()
+            switch map {
+            case .metadata:
+                condition.metadataEquals = before
+                update.metadata = change(before)
+            case .imageMetadata:
+                condition.imageMetadataEquals = before
+                update.imageMetadata = change(before)
+            }
+            if let done = try await self.update(current.id, where: condition, set: update) { return map.read(done) }
+            guard let reread = try await get(current.id) else { throw AshlarError.volumeNotFound(current.id) }
+            if VolumeTransitions.updateRefused.contains(reread.status) {
+                throw AshlarError.invalidVolume("The volume is in \(reread.status.rawValue) and cannot be changed.")
+            }
+            if onceOnly {
+                throw AshlarError(
+                    .preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
+            }
+            current = reread
+        }
+        throw AshlarError(.conflict, "The volume is being changed concurrently; try again.")
+    }
+}
