@@ -173,12 +173,9 @@ public struct SchedulerService: Service {
     private func fail(_ volume: Volume, context: CallerContext, detail: String) async throws {
         logger.warning(
             "volume \(volume.id) could not be scheduled: \(detail)", metadata: ["request_id": "\(context.requestID)"])
-        try await volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
-        try await messages.insert(
-            UserMessage(
-                projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
-                userMessage: "schedule allocate volume: \(detail)"))
+        try await volumes.failCreate(
+            volume, requestID: context.requestID, eventID: "VOLUME_VOLUME_001_003",
+            message: "schedule allocate volume: \(detail)")
     }
 }
 

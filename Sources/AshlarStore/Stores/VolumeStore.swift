@@ -366,3 +366,15 @@ extension VolumeStore {
         throw AshlarError(.conflict, "The volume is being changed concurrently; try again.")
     }
 }
+
+extension VolumeStore {
+    /// Moves a volume that is still `creating` to `error` and tells its project why, in a user message: the one
+    /// way a create that cannot finish ends, wherever it failed.
+    public func failCreate(_ volume: Volume, requestID: String?, eventID: String, message: String) async throws {
+        try await update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+        try await MessageStore(db: db).insert(
+            UserMessage(
+                projectID: volume.projectID, requestID: requestID, resourceType: "VOLUME", resourceUUID: volume.id,
+                eventID: eventID, userMessage: message))
+    }
+}

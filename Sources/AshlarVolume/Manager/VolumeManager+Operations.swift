@@ -44,12 +44,9 @@ extension VolumeManager {
     }
 
     private func fail(_ volume: Volume, context: CallerContext, reason: String) async throws {
-        try await volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
-        try await messages.insert(
-            UserMessage(
-                projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                resourceUUID: volume.id, eventID: "VOLUME_VOLUME_003_009",
-                userMessage: "create volume from backend storage: \(host) failed to create the volume: \(reason)"))
+        try await volumes.failCreate(
+            volume, requestID: context.requestID, eventID: "VOLUME_VOLUME_003_009",
+            message: "create volume from backend storage: \(host) failed to create the volume: \(reason)")
     }
 
     /// Deletes the volume's data, then its row. A failure leaves it in `error_deleting` for a retry.

@@ -15,7 +15,6 @@ public struct VolumeManager: Service {
     public let driver: any VolumeDriver
     public let volumes: VolumeStore
     public let services: ServiceStore
-    public let messages: MessageStore
     public let transport: any RPCTransport
     public let reportInterval: Duration
     public let logger: Logger
@@ -30,7 +29,6 @@ public struct VolumeManager: Service {
         self.driver = driver
         self.volumes = VolumeStore(db: database)
         self.services = ServiceStore(db: database)
-        self.messages = MessageStore(db: database)
         self.transport = transport
         self.reportInterval = reportInterval
         var logger = logger
