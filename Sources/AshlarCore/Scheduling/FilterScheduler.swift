@@ -26,32 +26,45 @@ public struct FilterScheduler: Sendable {
 
     /// Filters and weighs `pools`. Pools of a backend in `spec.attemptedHosts` are skipped, as a retry must.
     public func choose(from pools: [PoolState], for spec: RequestSpec) -> Decision {
+        pools.withUnsafeBufferPointer { choose(from: $0, for: spec) }
+    }
+
+    private func choose(from pools: UnsafeBufferPointer<PoolState>, for spec: RequestSpec) -> Decision {
         var rejections: [Rejection] = []
         // Positions in `pools`, not copies: a decision over ten thousand pools should not copy them.
-        var candidates: [Int] = []
-        candidates.reserveCapacity(pools.count)
-        let attempted = Set(spec.attemptedHosts)
-        let checks = filters.map { (name: $0.name, check: $0.compiled(for: spec)) }
-        poolLoop: for (index, pool) in pools.enumerated() {
-            if !attempted.isEmpty, attempted.contains(pool.backend) {
-                rejections.append(Rejection(pool: pool.name, filter: "Retry", reason: "already failed this volume"))
-                continue
+        var candidates = Array(pools.indices)
+        if !spec.attemptedHosts.isEmpty {
+            let attempted = Set(spec.attemptedHosts)
+            candidates.removeAll { index in
+                guard attempted.contains(pools[index].backend) else { return false }
+                rejections.append(
+                    Rejection(pool: pools[index].name, filter: "Retry", reason: "already failed this volume"))
+                return true
             }
-            for filter in checks {
-                if let reason = filter.check(pool) {
-                    rejections.append(Rejection(pool: pool.name, filter: filter.name, reason: reason))
-                    continue poolLoop
-                }
-            }
-            candidates.append(index)
         }
-        guard !candidates.isEmpty else { return .noValidBackend(rejections) }
+        // One filter at a time over the remaining pools: the check is fetched once per filter, not per pool.
+        for filter in filters where filter.isNeeded(for: spec) {
+            let check = filter.compiled(for: spec)
+            candidates.removeAll { index in
+                guard let reason = check(pools[index]) else { return false }
+                rejections.append(Rejection(pool: pools[index].name, filter: filter.name, reason: reason))
+                return true
+            }
+            if candidates.isEmpty { break }
+        }
+        guard !candidates.isEmpty else {
+            // Report pools in their own order, whichever filter removed them.
+            let order = Dictionary(pools.indices.map { (pools[$0].name, $0) }, uniquingKeysWith: { a, _ in a })
+            return .noValidBackend(rejections.sorted { (order[$0.pool] ?? 0) < (order[$1.pool] ?? 0) })
+        }
         if candidates.count == 1 || weighers.isEmpty { return .chosen(pools[candidates[0]]) }
         var totals = [Double](repeating: 0, count: candidates.count)
+        var raw = [Double](repeating: 0, count: candidates.count)
         for weigher in weighers {
             let weight = weigher.compiled(for: spec)
-            let raw = candidates.map { weight(pools[$0]) }
-            for (i, w) in Self.normalize(raw).enumerated() { totals[i] += w * weigher.multiplier }
+            for (i, index) in candidates.enumerated() { raw[i] = weight(pools[index]) }
+            Self.normalize(&raw)
+            for i in totals.indices { totals[i] += raw[i] * weigher.multiplier }
         }
         var best = 0
         for i in 1..<totals.count where totals[i] > totals[best] { best = i }
@@ -62,18 +75,38 @@ public struct FilterScheduler: Sendable {
     /// above the rest (`max + (max - min) * 100`, or `max + 10000` when all are equal), as Cinder's
     /// CapacityWeigher does, so the best finite pool still ranks above the others.
     static func normalize(_ weights: [Double]) -> [Double] {
-        let finite = weights.filter { $0.isFinite }
-        guard let minimum = finite.min(), let maximum = finite.max() else {
-            return weights.map { _ in 0 }
+        var weights = weights
+        normalize(&weights)
+        return weights
+    }
+
+    /// `normalize(_:)` in place, in two passes and without allocating: it runs once per weigher per decision.
+    static func normalize(_ weights: inout [Double]) {
+        var minimum = Double.infinity
+        var maximum = -Double.infinity
+        var hasInfinity = false
+        for w in weights {
+            if w.isFinite {
+                minimum = min(minimum, w)
+                maximum = max(maximum, w)
+            } else if w == .infinity {
+                hasInfinity = true
+            }
+        }
+        guard minimum.isFinite else {
+            for i in weights.indices { weights[i] = 0 }
+            return
         }
         var top = maximum
-        if weights.contains(.infinity) {
+        if hasInfinity {
             let offset = (maximum - minimum) * 100
             top = maximum + (offset == 0 ? 10_000 : offset)
         }
-        let replaced = weights.map { $0 == .infinity ? top : ($0 == -.infinity ? minimum : $0) }
         let range = top - minimum
-        return replaced.map { range == 0 ? 0 : ($0 - minimum) / range }
+        for i in weights.indices {
+            let w = weights[i] == .infinity ? top : (weights[i] == -.infinity ? minimum : weights[i])
+            weights[i] = range == 0 ? 0 : (w - minimum) / range
+        }
     }
 
     /// Builds a scheduler from the names in the config (`scheduler_default_filters`,

@@ -3,12 +3,35 @@ import Foundation
 /// What the scheduler knows of one pool of one backend: the latest capability report plus what it has placed
 /// there since.
 public struct PoolState: Sendable, Hashable {
+    /// What only a new report changes, behind one reference: a filter or weigher receives its pool by value, and
+    /// copying a pool then costs one retain instead of one per string and dictionary (at ten thousand pools a
+    /// decision copies pools tens of thousands of times; that was most of its time).
+    private final class Identity: Sendable {
+        let name: String
+        let backend: String
+        let poolName: String
+        let availabilityZone: String
+        let capabilities: [String: JSONValue]
+        let volumeBackendName: JSONValue?
+
+        init(backend: String, poolName: String, availabilityZone: String, capabilities: [String: JSONValue]) {
+            self.name = "\(backend)#\(poolName)"
+            self.backend = backend
+            self.poolName = poolName
+            self.availabilityZone = availabilityZone
+            self.capabilities = capabilities
+            self.volumeBackendName = capabilities["volume_backend_name"]
+        }
+    }
+
+    private var identity: Identity
+
     /// `host@backend#pool`.
-    public var name: String
+    public var name: String { identity.name }
     /// `host@backend`.
-    public var backend: String
-    public var poolName: String
-    public var availabilityZone: String
+    public var backend: String { identity.backend }
+    public var poolName: String { identity.poolName }
+    public var availabilityZone: String { identity.availabilityZone }
     public var totalCapacityGB: Capacity
     public var freeCapacityGB: Capacity
     public var allocatedCapacityGB: Double
@@ -19,12 +42,10 @@ public struct PoolState: Sendable, Hashable {
     public var thickProvisioningSupport: Bool
     public var totalVolumes: Int
     /// Every capability of the pool (its own and the backend's), for the CapabilitiesFilter and get_pools.
-    public var capabilities: [String: JSONValue] {
-        didSet { volumeBackendName = capabilities["volume_backend_name"] }
-    }
+    public var capabilities: [String: JSONValue] { identity.capabilities }
     /// `capabilities["volume_backend_name"]`, kept beside the dictionary: nearly every type asks for it, and
     /// reading it from here saves a hash lookup per pool per decision.
-    public private(set) var volumeBackendName: JSONValue?
+    public var volumeBackendName: JSONValue? { identity.volumeBackendName }
     public var updatedAt: Date
 
     public init(
@@ -34,10 +55,8 @@ public struct PoolState: Sendable, Hashable {
         thickProvisioningSupport: Bool = true, totalVolumes: Int = 0, capabilities: [String: JSONValue] = [:],
         updatedAt: Date = Date()
     ) {
-        self.name = "\(backend)#\(poolName)"
-        self.backend = backend
-        self.poolName = poolName
-        self.availabilityZone = availabilityZone
+        self.identity = Identity(
+            backend: backend, poolName: poolName, availabilityZone: availabilityZone, capabilities: capabilities)
         self.totalCapacityGB = totalCapacityGB
         self.freeCapacityGB = freeCapacityGB
         self.allocatedCapacityGB = allocatedCapacityGB
@@ -47,9 +66,25 @@ public struct PoolState: Sendable, Hashable {
         self.thinProvisioningSupport = thinProvisioningSupport
         self.thickProvisioningSupport = thickProvisioningSupport
         self.totalVolumes = totalVolumes
-        self.capabilities = capabilities
-        self.volumeBackendName = capabilities["volume_backend_name"]
         self.updatedAt = updatedAt
+    }
+
+    public static func == (a: PoolState, b: PoolState) -> Bool {
+        a.name == b.name && a.availabilityZone == b.availabilityZone && a.capabilities == b.capabilities
+            && a.totalCapacityGB == b.totalCapacityGB && a.freeCapacityGB == b.freeCapacityGB
+            && a.allocatedCapacityGB == b.allocatedCapacityGB && a.provisionedCapacityGB == b.provisionedCapacityGB
+            && a.reservedPercentage == b.reservedPercentage && a.maxOverSubscriptionRatio == b.maxOverSubscriptionRatio
+            && a.thinProvisioningSupport == b.thinProvisioningSupport
+            && a.thickProvisioningSupport == b.thickProvisioningSupport && a.totalVolumes == b.totalVolumes
+            && a.updatedAt == b.updatedAt
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(name)
+        hasher.combine(freeCapacityGB)
+        hasher.combine(provisionedCapacityGB)
+        hasher.combine(totalVolumes)
+        hasher.combine(updatedAt)
     }
 
     /// Records a volume the scheduler just placed here, so the next decision sees the space as taken before

@@ -7,6 +7,10 @@ public struct AvailabilityZoneFilter: BackendFilter {
 
     public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? { compiled(for: spec)(pool) }
 
+    public func isNeeded(for spec: RequestSpec) -> Bool {
+        spec.availabilityZone != nil || spec.extraSpecs["RESKEY:availability_zones"] != nil
+    }
+
     public func compiled(for spec: RequestSpec) -> (PoolState) -> String? {
         let allowed = spec.extraSpecs["RESKEY:availability_zones"].map {
             $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }

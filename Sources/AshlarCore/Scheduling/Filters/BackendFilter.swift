@@ -11,9 +11,14 @@ public protocol BackendFilter: Sendable {
     /// The same check specialised to one request, so that what depends only on the request (parsing extra
     /// specs, zone lists) is done once per decision instead of once per pool.
     func compiled(for spec: RequestSpec) -> (PoolState) -> String?
+    /// Whether `spec` asks anything of this filter. When it does not (no zone asked for, no hint given), every
+    /// pool would pass, and the scheduler skips the filter instead of calling it once per pool.
+    func isNeeded(for spec: RequestSpec) -> Bool
 }
 
 extension BackendFilter {
+    public func isNeeded(for spec: RequestSpec) -> Bool { true }
+
     public func compiled(for spec: RequestSpec) -> (PoolState) -> String? {
         { pool in rejection(of: pool, for: spec) }
     }

@@ -9,6 +9,8 @@ public struct DifferentBackendFilter: BackendFilter {
     public init() {}
     public var name: String { "DifferentBackendFilter" }
 
+    public func isNeeded(for spec: RequestSpec) -> Bool { spec.schedulerHints["different_host"] != nil }
+
     public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? {
         switch AffinityHint.read("different_host", from: spec) {
         case .none:

@@ -7,6 +7,8 @@ public struct IgnoreAttemptedHostsFilter: BackendFilter {
     public init() {}
     public var name: String { "IgnoreAttemptedHostsFilter" }
 
+    public func isNeeded(for spec: RequestSpec) -> Bool { !spec.attemptedHosts.isEmpty }
+
     public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? {
         guard let attempt = spec.attemptedHosts.firstIndex(of: pool.backend) else { return nil }
         return "is skipped because its backend \(pool.backend) already failed to create this volume "

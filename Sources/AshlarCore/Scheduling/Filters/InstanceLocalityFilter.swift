@@ -9,6 +9,10 @@ public struct InstanceLocalityFilter: BackendFilter {
 
     public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? { compiled(for: spec)(pool) }
 
+    public func isNeeded(for spec: RequestSpec) -> Bool {
+        spec.schedulerHints["local_to_instance"].map { !$0.isNull } ?? false
+    }
+
     public func compiled(for spec: RequestSpec) -> (PoolState) -> String? {
         guard let value = spec.schedulerHints["local_to_instance"], !value.isNull else { return { _ in nil } }
         let reason: String

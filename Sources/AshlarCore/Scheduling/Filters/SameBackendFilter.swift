@@ -9,6 +9,8 @@ public struct SameBackendFilter: BackendFilter {
     public init() {}
     public var name: String { "SameBackendFilter" }
 
+    public func isNeeded(for spec: RequestSpec) -> Bool { spec.schedulerHints["same_host"] != nil }
+
     public func rejection(of pool: PoolState, for spec: RequestSpec) -> String? {
         switch AffinityHint.read("same_host", from: spec) {
         case .none:
