@@ -90,4 +90,61 @@ struct SeedLabTests {
         #expect(block1["Status"] as? String == "disabled")
         #expect(block1["Disabled Reason"] as? String == "maintenance")
     }
+
+    /// A backend whose creates fail hands each volume back to the scheduler, which places it on another backend;
+    /// when every backend that fits has failed, the volume ends in `error` with a message saying so.
+    @Test func failedCreatesAreRetriedOnAnotherBackend() async throws {
+        // The seed lab, with block1 the roomiest so the scheduler tries it first every time.
+        let text = try String(contentsOfFile: Self.config, encoding: .utf8)
+        let lab = FileManager.default.temporaryDirectory.appendingPathComponent("seed-lab-\(UUID().uuidString).conf")
+        try text.replacingOccurrences(
+            of: "backend_availability_zone = nova\nfile_capacity_gb = 100\n\n# block2",
+            with: "backend_availability_zone = nova\nfile_capacity_gb = 1000\n\n# block2"
+        ).write(to: lab, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: lab) }
+        #expect(try String(contentsOf: lab, encoding: .utf8).contains("file_capacity_gb = 1000"))
+        let server = try await Server.start(extraArguments: ["--config-file", lab.path])
+        #expect(try await server.openstack("volume", "type", "create", "--property", "volume_backend_name=lvmbackend", "lvm").status == 0)
+
+        // block1's volume directory becomes a plain file: every create there now fails (ENOTDIR), while the
+        // backend keeps reporting its capacity.
+        let volumes = server.stateDirectory.appendingPathComponent("state/volumes")
+        let block1 = volumes.appendingPathComponent("lvmdriver-b1").path
+        try FileManager.default.removeItem(atPath: block1)
+        #expect(FileManager.default.createFile(atPath: block1, contents: Data("not a directory".utf8)))
+
+        let names = (1...3).map { "retry-\($0)" }
+        for name in names {
+            let out = try await server.openstack(
+                "volume", "create", "--size", "1", "--type", "lvm", "--availability-zone", "nova", name)
+            #expect(out.status == 0, "\(out.stderr)")
+        }
+        var states = try await settled(server, names)
+        for name in names {
+            #expect(states[name]?.status == "available", "\(name): \(String(describing: states[name]))")
+            #expect(states[name]?.host == "network@lvmdriver-network#lvmbackend", "\(name) was not retried on network")
+        }
+        // Each went to block1 first and failed there.
+        let failures = server.log.components(separatedBy: "\n").filter {
+            $0.contains("block1@lvmdriver-b1") && $0.contains("failed: ")
+        }
+        #expect(failures.count >= names.count, "\(server.log)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: volumes.appendingPathComponent("lvmdriver-network").path)
+        #expect(files.filter { $0.hasPrefix("volume-") }.count == names.count)
+
+        // With network broken too, no backend in nova is left: error, and the message says why for each.
+        let network = volumes.appendingPathComponent("lvmdriver-network").path
+        let moved = network + ".saved"
+        try FileManager.default.moveItem(atPath: network, toPath: moved)
+        #expect(FileManager.default.createFile(atPath: network, contents: Data()))
+        #expect(try await server.openstack(
+            "volume", "create", "--size", "1", "--type", "lvm", "--availability-zone", "nova", "doomed").status == 0)
+        states = try await settled(server, ["doomed"])
+        #expect(states["doomed"]?.status == "error")
+        let messages = try #require(try await server.openstackJSON("volume", "message", "list") as? [[String: Any]])
+        let message = try #require(messages.first?["User Message"] as? String)
+        #expect(message.contains("block1@lvmdriver-b1#lvmbackend already failed this volume"), "\(message)")
+        #expect(message.contains("network@lvmdriver-network#lvmbackend already failed this volume"), "\(message)")
+        #expect(await server.stop() == 0)
+    }
 }
