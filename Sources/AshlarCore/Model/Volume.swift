@@ -24,6 +24,8 @@ public struct Volume: Sendable, Hashable {
     public var replicationStatus: String?
     public var previousStatus: String?
     public var consumesQuota: Bool
+    /// While an extend is under way, the size it grows the volume to (already counted against the quota).
+    public var extendTo: Int?
     public var metadata: [String: String]
     /// Admin metadata (`readonly`, …): not shown to users, read by drivers.
     public var adminMetadata: [String: String]
@@ -42,6 +44,7 @@ public struct Volume: Sendable, Hashable {
         host: String? = nil, bootable: Bool = false, multiattach: Bool = false, encrypted: Bool = false,
         snapshotID: String? = nil, sourceVolumeID: String? = nil, migrationStatus: String? = nil,
         replicationStatus: String? = nil, previousStatus: String? = nil, consumesQuota: Bool = true,
+        extendTo: Int? = nil,
         metadata: [String: String] = [:], adminMetadata: [String: String] = [:],
         imageMetadata: [String: String] = [:], createdAt: Date = Date(), updatedAt: Date? = nil,
         launchedAt: Date? = nil, volumeTypeName: String? = nil
@@ -66,6 +69,7 @@ public struct Volume: Sendable, Hashable {
         self.replicationStatus = replicationStatus
         self.previousStatus = previousStatus
         self.consumesQuota = consumesQuota
+        self.extendTo = extendTo
         self.metadata = metadata
         self.adminMetadata = adminMetadata
         self.imageMetadata = imageMetadata

@@ -101,6 +101,52 @@ enum Migrations {
             "CREATE INDEX services_frozen ON services (frozen)",
             "CREATE INDEX services_updated ON services (updated_at)",
         ],
+        [
+            """
+            CREATE TABLE snapshots (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(255) NOT NULL,
+                user_id VARCHAR(255) NOT NULL,
+                volume_id VARCHAR(36) NOT NULL,
+                name VARCHAR(255),
+                description VARCHAR(255),
+                status VARCHAR(64) NOT NULL,
+                progress VARCHAR(32) NOT NULL,
+                volume_size INTEGER NOT NULL,
+                volume_type_id VARCHAR(36) NOT NULL,
+                consumes_quota BOOLEAN NOT NULL,
+                metadata TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX snapshots_project_created ON snapshots (project_id, created_at)",
+            "CREATE INDEX snapshots_volume ON snapshots (volume_id)",
+            // Volumes made from a snapshot or another volume: their sources may not go while they are made.
+            "CREATE INDEX volumes_snapshot ON volumes (snapshot_id)",
+            "CREATE INDEX volumes_source ON volumes (source_volid)",
+            // The size an extend is growing the volume to: it counts against the gigabytes quota from the moment
+            // the extend is accepted, and is cleared when the extend ends either way.
+            "ALTER TABLE volumes ADD COLUMN extend_to INTEGER",
+            // Limits set for one project, and for a quota class (`default`); what is set nowhere comes from the
+            // configuration. Usage is never stored: it is counted from the volumes and snapshots themselves.
+            """
+            CREATE TABLE quotas (
+                project_id VARCHAR(255) NOT NULL,
+                resource VARCHAR(255) NOT NULL,
+                hard_limit INTEGER NOT NULL,
+                PRIMARY KEY (project_id, resource)
+            )
+            """,
+            """
+            CREATE TABLE quota_classes (
+                class_name VARCHAR(255) NOT NULL,
+                resource VARCHAR(255) NOT NULL,
+                hard_limit INTEGER NOT NULL,
+                PRIMARY KEY (class_name, resource)
+            )
+            """,
+        ],
     ]
 
     static func run(on db: any SQLDatabase, logger: Logger) async throws {

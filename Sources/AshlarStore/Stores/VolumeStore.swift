@@ -19,10 +19,11 @@ public struct VolumeStore: Sendable {
         "multiattach": "multiattach", "encrypted": "encrypted", "snapshot_id": "snapshot_id",
         "source_volid": "source_volid", "consumes_quota": "consumes_quota", "replication_status": "replication_status",
     ]
-    /// Columns that may hold NULL; compared through COALESCE in keyset pagination.
-    static let nullableText: Set<String> = [
-        "name", "description", "host", "migration_status", "snapshot_id", "source_volid", "replication_status",
-    ]
+    static let listing = TableListing(
+        table: "volumes", columns: columns,
+        nullableText: [
+            "name", "description", "host", "migration_status", "snapshot_id", "source_volid", "replication_status",
+        ])
 
     public func insert(_ v: Volume) async throws {
         try await db.write.insert(into: "volumes")
@@ -30,7 +31,7 @@ public struct VolumeStore: Sendable {
                 "id", "project_id", "user_id", "name", "description", "size", "status", "attach_status",
                 "availability_zone", "volume_type_id", "host", "bootable", "multiattach", "encrypted", "snapshot_id",
                 "source_volid", "migration_status", "replication_status", "previous_status", "consumes_quota",
-                "metadata", "admin_metadata", "image_metadata", "created_at", "updated_at", "launched_at"
+                "metadata", "admin_metadata", "image_metadata", "created_at", "updated_at", "launched_at", "extend_to"
             )
             .values(
                 SQLBind(v.id), SQLBind(v.projectID), SQLBind(v.userID), SQLBind(v.name), SQLBind(v.description),
@@ -40,7 +41,7 @@ public struct VolumeStore: Sendable {
                 SQLBind(v.migrationStatus), SQLBind(v.replicationStatus), SQLBind(v.previousStatus),
                 SQLBind(v.consumesQuota), SQLBind(encodeMap(v.metadata)), SQLBind(encodeMap(v.adminMetadata)),
                 SQLBind(encodeMap(v.imageMetadata)), SQLBind(v.createdAt.stored), SQLBind(v.updatedAt?.stored),
-                SQLBind(v.launchedAt?.stored)
+                SQLBind(v.launchedAt?.stored), SQLBind(v.extendTo)
             )
             .run()
     }
@@ -60,36 +61,18 @@ public struct VolumeStore: Sendable {
     /// One page of volumes. Throws `.notFound` when the marker does not exist.
     public func list(_ query: ListQuery) async throws -> [Volume] {
         let select = selectVolumes()
-        try applyFilters(query, to: select)
-        var sort = query.sort
-        for tie in ["created_at", "id"] where !sort.contains(where: { Self.columns[$0.field] == tie }) {
-            sort.append(ListQuery.SortKey(tie, ascending: sort.last?.ascending ?? false))
+        try Self.listing.applyFilters(query, to: select)
+        if let marker = query.marker, try await get(marker, projectID: query.projectID) == nil {
+            throw AshlarError(.notFound, "Marker \(marker) could not be found.")
         }
-        if let marker = query.marker {
-            guard let last = try await get(marker, projectID: query.projectID) else {
-                throw AshlarError(.notFound, "Marker \(marker) could not be found.")
-            }
-            select.where(try keysetPredicate(after: last, sort: sort))
-        }
-        for key in sort {
-            guard let column = Self.columns[key.field] else {
-                throw AshlarError.invalidInput("Invalid sort key \(key.field)")
-            }
-            // Ordered by the same NULL-folded expression the marker compares with, so pages never skip rows.
-            select.orderBy(Self.sortExpression(column), key.ascending ? SQLDirection.ascending : .descending)
-        }
-        if let limit = query.limit { select.limit(limit) }
-        if let offset = query.offset, offset > 0 {
-            if query.limit == nil { select.limit(Int(Int32.max)) }
-            select.offset(offset)
-        }
+        try Self.listing.applyPage(query, to: select)
         return try await select.all().map(Self.decode)
     }
 
     /// How many volumes match the query's filters (pagination ignored).
     public func count(_ query: ListQuery) async throws -> Int {
         let select = db.read.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("volumes")
-        try applyFilters(query, to: select)
+        try Self.listing.applyFilters(query, to: select)
         return try await select.first()?.decode(column: "n", as: Int.self) ?? 0
     }
 
@@ -102,7 +85,7 @@ public struct VolumeStore: Sendable {
                 as: "gb"
             )
             .from("volumes")
-        try applyFilters(query ?? ListQuery(projectID: projectID), to: select)
+        try Self.listing.applyFilters(query ?? ListQuery(projectID: projectID), to: select)
         guard let row = try await select.first() else { return (0, 0) }
         return (try row.decode(column: "n", as: Int.self), try row.decode(column: "gb", as: Int.self))
     }
@@ -171,112 +154,6 @@ public struct VolumeStore: Sendable {
             .from("volumes")
     }
 
-    private func applyFilters(_ query: ListQuery, to builder: some SQLPredicateBuilder) throws {
-        if let project = query.projectID { builder.where("project_id", .equal, project) }
-        for condition in query.conditions {
-            guard let column = Self.columns[condition.field] else {
-                throw AshlarError.invalidInput("Invalid filter key \(condition.field)")
-            }
-            builder.where(try Self.predicate(column: column, condition.op, condition.value))
-        }
-        for (key, value) in query.metadata.sorted(by: { $0.key < $1.key }) {
-            builder.where(metadataValue(key), .equal, SQLBind(value))
-        }
-    }
-
-    /// `metadata[key]` in this dialect.
-    private func metadataValue(_ key: String) -> any SQLExpression {
-        let path = "$.\"" + key.replacingOccurrences(of: "\"", with: "") + "\""
-        return SQLFunction("json_extract", args: SQLIdentifier("metadata"), SQLBind(path))
-    }
-
-    static func predicate(
-        column: String, _ op: ListQuery.Operator, _ value: ListQuery.Value
-    ) throws
-        -> any SQLExpression
-    {
-        let bind: any SQLExpression
-        switch value {
-        case .string(let s): bind = SQLBind(s)
-        case .int(let i): bind = SQLBind(i)
-        case .bool(let b): bind = SQLBind(b)
-        case .date(let d): bind = SQLBind(d.stored)
-        case .null:
-            return SQLBinaryExpression(
-                SQLIdentifier(column), op == .neq ? SQLBinaryOperator.isNot : .is, SQLLiteral.null)
-        }
-        let sqlOp: SQLBinaryOperator
-        switch op {
-        case .eq: sqlOp = .equal
-        case .neq: sqlOp = .notEqual
-        case .gt: sqlOp = .greaterThan
-        case .gte: sqlOp = .greaterThanOrEqual
-        case .lt: sqlOp = .lessThan
-        case .lte: sqlOp = .lessThanOrEqual
-        case .like:
-            guard case .string(let s) = value else { throw AshlarError.invalidInput("\(column)~ needs a text value") }
-            let escaped = s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-                .replacingOccurrences(of: "_", with: "\\_")
-            return SQLQueryString("\(ident: column) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\'")
-        }
-        return SQLBinaryExpression(SQLIdentifier(column), sqlOp, bind)
-    }
-
-    /// Rows strictly after `last` in `sort` order: (k1 > m1) OR (k1 = m1 AND k2 > m2) OR ….
-    private func keysetPredicate(after last: Volume, sort: [ListQuery.SortKey]) throws -> any SQLExpression {
-        var alternatives: [any SQLExpression] = []
-        var equalities: [any SQLExpression] = []
-        for key in sort {
-            guard let column = Self.columns[key.field] else {
-                throw AshlarError.invalidInput("Invalid sort key \(key.field)")
-            }
-            let (lhs, rhs) = Self.comparable(column: column, of: last)
-            let step = SQLBinaryExpression(lhs, key.ascending ? .greaterThan : .lessThan, rhs)
-            alternatives.append(SQLGroupExpression(SQLList(equalities + [step], separator: SQLRaw(" AND "))))
-            equalities.append(SQLBinaryExpression(lhs, .equal, rhs))
-        }
-        return SQLGroupExpression(SQLList(alternatives, separator: SQLRaw(" OR ")))
-    }
-
-    /// A column and the marker's value for it, NULLs folded so that comparisons are total.
-    private static func comparable(column: String, of v: Volume) -> (any SQLExpression, any SQLExpression) {
-        let value: any Encodable & Sendable
-        switch column {
-        case "id": value = v.id
-        case "name": value = v.name ?? ""
-        case "description": value = v.description ?? ""
-        case "status": value = v.status.rawValue
-        case "size": value = v.size
-        case "availability_zone": value = v.availabilityZone
-        case "bootable": value = v.bootable
-        case "created_at": value = v.createdAt.stored
-        case "updated_at": value = v.updatedAt?.stored ?? 0
-        case "volume_type_id": value = v.volumeTypeID
-        case "host": value = v.host ?? ""
-        case "user_id": value = v.userID
-        case "project_id": value = v.projectID
-        case "attach_status": value = v.attachStatus.rawValue
-        case "migration_status": value = v.migrationStatus ?? ""
-        case "multiattach": value = v.multiattach
-        case "encrypted": value = v.encrypted
-        case "snapshot_id": value = v.snapshotID ?? ""
-        case "source_volid": value = v.sourceVolumeID ?? ""
-        case "consumes_quota": value = v.consumesQuota
-        default: value = v.replicationStatus ?? ""
-        }
-        return (sortExpression(column), SQLBind(value))
-    }
-
-    /// The column with NULL folded to `''` or 0, so that ordering and marker comparisons are total.
-    static func sortExpression(_ column: String) -> any SQLExpression {
-        if nullableText.contains(column) {
-            return SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.string(""))
-        } else if column == "updated_at" {
-            return SQLFunction("COALESCE", args: SQLIdentifier(column), SQLLiteral.numeric("0"))
-        }
-        return SQLIdentifier(column)
-    }
-
     /// `column` starts with `prefix`, compared exactly (LIKE would treat `_` and `%` as wildcards and ignore case).
     static func hasPrefix(_ column: String, _ prefix: String) -> any SQLExpression {
         SQLBinaryExpression(
@@ -308,6 +185,7 @@ public struct VolumeStore: Sendable {
             replicationStatus: try row.optional("replication_status", String.self),
             previousStatus: try row.optional("previous_status", String.self),
             consumesQuota: try row.decode(column: "consumes_quota", as: Bool.self),
+            extendTo: try row.optional("extend_to", Int.self),
             metadata: try row.stringMap("metadata"),
             adminMetadata: try row.stringMap("admin_metadata"),
             imageMetadata: try row.stringMap("image_metadata"),

@@ -18,12 +18,15 @@ public struct VolumeUpdate: Sendable {
     public var adminMetadata: [String: String]?
     public var imageMetadata: [String: String]?
     public var launchedAt: Date?
+    public var extendTo: Int??
+    public var consumesQuota: Bool?
 
     public init(
         status: VolumeStatus? = nil, attachStatus: AttachStatus? = nil, host: String?? = nil, name: String?? = nil,
         description: String?? = nil, size: Int? = nil, bootable: Bool? = nil, availabilityZone: String? = nil,
         migrationStatus: String?? = nil, previousStatus: String?? = nil, metadata: [String: String]? = nil,
-        adminMetadata: [String: String]? = nil, imageMetadata: [String: String]? = nil, launchedAt: Date? = nil
+        adminMetadata: [String: String]? = nil, imageMetadata: [String: String]? = nil, launchedAt: Date? = nil,
+        extendTo: Int?? = nil, consumesQuota: Bool? = nil
     ) {
         self.status = status
         self.attachStatus = attachStatus
@@ -39,6 +42,8 @@ public struct VolumeUpdate: Sendable {
         self.adminMetadata = adminMetadata
         self.imageMetadata = imageMetadata
         self.launchedAt = launchedAt
+        self.extendTo = extendTo
+        self.consumesQuota = consumesQuota
     }
 
     func apply(to builder: SQLUpdateBuilder) {
@@ -56,6 +61,8 @@ public struct VolumeUpdate: Sendable {
         if let adminMetadata { builder.set("admin_metadata", to: encodeMap(adminMetadata)) }
         if let imageMetadata { builder.set("image_metadata", to: encodeMap(imageMetadata)) }
         if let launchedAt { builder.set("launched_at", to: launchedAt.stored) }
+        if let extendTo { builder.set("extend_to", to: SQLBind(extendTo)) }
+        if let consumesQuota { builder.set("consumes_quota", to: consumesQuota) }
     }
 }
 
