@@ -32,7 +32,8 @@ struct AllInOne {
                 directory: backend.fileVolumeDir, backendName: backend.volumeBackendName,
                 capacityGB: backend.fileCapacityGB, reservedPercentage: backend.reservedPercentage,
                 maxOverSubscriptionRatio: backend.maxOverSubscriptionRatio,
-                extraCapabilities: backend.extraCapabilities)
+                extraCapabilities: backend.extraCapabilities, filterFunction: backend.filterFunction,
+                goodnessFunction: backend.goodnessFunction)
             services.append(
                 VolumeManager(
                     host: backend.host, backendName: backend.volumeBackendName,

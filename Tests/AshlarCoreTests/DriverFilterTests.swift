@@ -65,6 +65,88 @@ struct DriverFilterTests {
         #expect(pools.map { check($0) == nil } == [true, false, false, true])
         #expect(pools.map { check($0) == nil } == [true, false, false, true])
     }
+
+    static func protocolPool(_ reported: JSONValue?, _ function: String) -> PoolState {
+        var caps: [String: JSONValue] = ["filter_function": .string(function)]
+        if let reported { caps["storage_protocol"] = reported }
+        return makePool(backend: "h@b", capabilities: caps)
+    }
+
+    @Test(arguments: [
+        // A backend reporting one spelling matches a function written for any spelling of its protocol.
+        ("iSCSI", "stats.storage_protocol == 'iscsi'", true), ("iscsi", "stats.storage_protocol == iSCSI", true),
+        ("iSCSI", "capabilities.storage_protocol == 'iscsi'", true),
+        ("FC", "stats.storage_protocol == 'fibre_channel'", true), ("fc", "stats.storage_protocol == 'FC'", true),
+        ("nvmeof", "stats.storage_protocol == 'NVMe-oF'", true), ("NVMeOF", "stats.storage_protocol == 'nvmeof'", true),
+        ("nfs", "stats.storage_protocol == 'NFS'", true),
+        // Other protocols, and other spellings, still fail.
+        ("iSCSI", "stats.storage_protocol == 'FC'", false), ("iSCSI", "stats.storage_protocol == 'ISCSI'", false),
+        ("RBD", "stats.storage_protocol == 'rbd'", false), ("RBD", "stats.storage_protocol == 'RBD'", true),
+        // Every variant must fail for the pool to fail.
+        ("iSCSI", "stats.storage_protocol != 'iscsi'", true),
+        ("iSCSI", "stats.storage_protocol == 'iSCSI' and stats.storage_protocol == 'iscsi'", false),
+    ] as [(String, String, Bool)])
+    func passesWhenAnyProtocolVariantPasses(_ reported: String, _ function: String, _ passes: Bool) {
+        let reason = DriverFilter().rejection(of: Self.protocolPool(.string(reported), function), for: makeSpec())
+        #expect((reason == nil) == passes, "\(reported): \(function): \(reason ?? "passed")")
+        if let reason { #expect(reason == "does not satisfy its filter_function \(function)") }
+    }
+
+    @Test func aReportedListOfProtocolsIsExpandedToo() {
+        let pool = Self.protocolPool(["FC", "iscsi"], "stats.storage_protocol == 'iSCSI'")
+        #expect(DriverFilter().rejection(of: pool, for: makeSpec()) == nil)
+        #expect(
+            StorageProtocolVariants.variants(of: ["FC", "iscsi"]) == ["FC", "fibre_channel", "fc", "iSCSI", "iscsi"])
+        #expect(StorageProtocolVariants.variants(of: "NVMe-oF") == ["NVMe-oF", "NVMeOF", "nvmeof"])
+        #expect(StorageProtocolVariants.variants(of: nil).isEmpty)
+        #expect(StorageProtocolVariants.variants(of: .null).isEmpty)
+    }
+
+    @Test func noReportedProtocolIsOneEvaluation() {
+        let pool = Self.protocolPool(nil, "stats.storage_protocol == 'iSCSI'")
+        #expect(DriverFilter().rejection(of: pool, for: makeSpec()) != nil)
+        // Unreported, it reads as None, as before.
+        let reason = DriverFilter().rejection(of: Self.protocolPool(nil, "stats.storage_protocol"), for: makeSpec())
+        #expect(reason?.hasSuffix("stats.storage_protocol is None") == true, "\(reason ?? "passed")")
+    }
+
+    @Test func functionsNotMentioningTheProtocolAreEvaluatedOnce() {
+        let spec = makeSpec()
+        let cache = ParsedFunctionCache()
+        let pool = Self.protocolPool("iSCSI", "")
+        var count = 0
+        for text in ["volume.size > 0", "stats.storage_protocol == 'iscsi'"] {
+            guard case .success(let function) = cache.function(for: text) else {
+                Issue.record("\(text) did not parse")
+                continue
+            }
+            var results: [Bool] = []
+            function.evaluate(pool: pool, spec: spec) { result in
+                results.append((try? result.get())?.isTruthy ?? false)
+                return true
+            }
+            count += results.count
+            #expect(results == (text.contains("storage_protocol") ? [false, true] : [true]), "\(text)")
+        }
+        #expect(count == 3)
+    }
+
+    @Test func anErrorInEveryFailingVariantIsReported() {
+        // `iSCSI` is plainly false; `iscsi` divides by zero. No variant passes, so the error shows.
+        let function = "stats.storage_protocol == 'iscsi' ? 1 / 0 : 0"
+        let reason = DriverFilter().rejection(of: Self.protocolPool("iSCSI", function), for: makeSpec())
+        #expect(reason?.hasPrefix("cannot be chosen because its filter_function \(function) is not valid: ") == true)
+        #expect(reason?.contains("division by zero") == true, "\(reason ?? "passed")")
+        // But a passing variant wins over one that errs.
+        let lenient = "stats.storage_protocol == 'iscsi' ? 1 / 0 : 1"
+        #expect(DriverFilter().rejection(of: Self.protocolPool("iSCSI", lenient), for: makeSpec()) == nil)
+    }
+
+    @Test func qosVariablesStayUnknownWithProtocolVariants() {
+        let function = "stats.storage_protocol == 'iscsi' and qos.maxIOPS > 1"
+        let reason = DriverFilter().rejection(of: Self.protocolPool("iSCSI", function), for: makeSpec())
+        #expect(reason?.contains("unknown variable qos.maxIOPS") == true, "\(reason ?? "passed")")
+    }
 }
 
 @Suite("GoodnessWeigher")
@@ -81,6 +163,28 @@ struct GoodnessWeigherTests {
     ])
     func rates(_ function: String, _ expected: Double) {
         #expect(GoodnessWeigher().weight(of: Self.pool(.string(function)), for: makeSpec(size: 3)) == expected)
+    }
+
+    static func protocolPool(_ reported: JSONValue, _ function: String) -> PoolState {
+        makePool(capabilities: ["storage_protocol": reported, "goodness_function": .string(function)])
+    }
+
+    @Test(arguments: [
+        // The best rating over the protocol's variants counts, whichever spelling the backend reports.
+        ("iSCSI", "stats.storage_protocol == 'iscsi' ? 80 : 30", 80.0),
+        ("iscsi", "stats.storage_protocol == 'iSCSI' ? 80 : 30", 80),
+        ("iSCSI", "stats.storage_protocol == 'iSCSI' ? 30 : 80", 80),
+        ("iSCSI", "capabilities.storage_protocol == 'iscsi'", 100),
+        ("fibre_channel", "stats.storage_protocol == 'fc' ? 60 : stats.storage_protocol == 'FC' ? 70 : 10", 70),
+        ("NFS", "stats.storage_protocol == 'FC' ? 90 : 20", 20),
+        // A variant that errs or is out of range rates 0 but does not spoil the others.
+        ("iSCSI", "stats.storage_protocol == 'iscsi' ? 1 / 0 : 40", 40),
+        ("iSCSI", "stats.storage_protocol == 'iscsi' ? 40 : 150", 40),
+        ("iSCSI", "stats.storage_protocol == 'iscsi' ? qos.x : 40", 40),
+    ] as [(String, String, Double)])
+    func ratesTheBestProtocolVariant(_ reported: String, _ function: String, _ expected: Double) {
+        let weight = GoodnessWeigher().weight(of: Self.protocolPool(.string(reported), function), for: makeSpec())
+        #expect(weight == expected, "\(reported): \(function)")
     }
 
     @Test func noFunctionRatesZero() {

@@ -215,6 +215,29 @@ struct FileDriverTests {
         }
     }
 
+    @Test("filter_function and goodness_function are reported per pool and per backend, null when unset")
+    func statsReportDriverFunctions() async throws {
+        let dir = try makeTemporaryDirectory()
+        defer { removeTemporaryDirectory(dir) }
+        func functions(_ driver: FileDriver) async throws -> [JSONValue?] {
+            let stats = try await driver.stats(provisionedGB: 0, volumeCount: 0)
+            guard case .array(let pools)? = stats["pools"], case .object(let pool)? = pools.first else {
+                throw AshlarError(.internalError, "unexpected stats \(stats)")
+            }
+            return [stats["filter_function"], stats["goodness_function"]]
+                + [pool["filter_function"], pool["goodness_function"]]
+        }
+        let configured = FileDriver(
+            directory: dir.path, backendName: "b", filterFunction: "volume.size < 50",
+            goodnessFunction: "stats.free_capacity_gb > 10 ? 80 : 20")
+        #expect(try await functions(configured) == [
+            .string("volume.size < 50"), .string("stats.free_capacity_gb > 10 ? 80 : 20"),
+            .string("volume.size < 50"), .string("stats.free_capacity_gb > 10 ? 80 : 20"),
+        ])
+        let unset = FileDriver(directory: dir.path, backendName: "b")
+        #expect(try await functions(unset) == [.null, .null, .null, .null])
+    }
+
     @Test("stats of a missing directory fails with .driverFailure")
     func statsMissing() async throws {
         let dir = try makeTemporaryDirectory()

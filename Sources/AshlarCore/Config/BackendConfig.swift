@@ -25,6 +25,13 @@ public struct BackendConfig: Sendable, Equatable {
     public var maxOverSubscriptionRatio: Double
     /// `extra_capabilities`: extra capabilities to report, values as strings.
     public var extraCapabilities: [String: String]
+    /// `filter_function`: the expression the scheduler's DriverFilter evaluates for this backend's pools,
+    /// e.g. `volume.size < 50`; `nil` when unset or empty. The INI reader has already removed one pair of
+    /// surrounding quotes, as oslo.config does.
+    public var filterFunction: String?
+    /// `goodness_function`: the expression the scheduler's GoodnessWeigher rates this backend's pools by
+    /// (0...100); `nil` when unset or empty.
+    public var goodnessFunction: String?
     /// Every raw option for this backend: `[backend_defaults]` overlaid by its own section.
     /// Options Ashlar does not model (e.g. `target_*`) are read from here.
     public var options: [String: String]
@@ -48,6 +55,8 @@ public struct BackendConfig: Sendable, Equatable {
         reservedPercentage: Int = 0,
         maxOverSubscriptionRatio: Double = 20.0,
         extraCapabilities: [String: String] = [:],
+        filterFunction: String? = nil,
+        goodnessFunction: String? = nil,
         options: [String: String] = [:],
         settings: [String: AshlarConfig.Setting] = [:],
         serviceHost: String
@@ -62,6 +71,8 @@ public struct BackendConfig: Sendable, Equatable {
         self.reservedPercentage = reservedPercentage
         self.maxOverSubscriptionRatio = maxOverSubscriptionRatio
         self.extraCapabilities = extraCapabilities
+        self.filterFunction = filterFunction
+        self.goodnessFunction = goodnessFunction
         self.options = options
         self.settings = settings
         self.serviceHost = serviceHost
@@ -165,6 +176,8 @@ public struct BackendConfig: Sendable, Equatable {
             reservedPercentage: try setting("reserved_percentage")?.int(in: 0...100) ?? 0,
             maxOverSubscriptionRatio: try ratio?.double(atLeast: 1.0) ?? 20.0,
             extraCapabilities: extraCapabilities,
+            filterFunction: optionalString("filter_function"),
+            goodnessFunction: optionalString("goodness_function"),
             options: settings.mapValues(\.value),
             settings: settings,
             serviceHost: serviceHost

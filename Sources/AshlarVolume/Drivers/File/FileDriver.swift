@@ -16,12 +16,17 @@ public struct FileDriver: VolumeDriver {
     public let reservedPercentage: Int
     public let maxOverSubscriptionRatio: Double
     public let extraCapabilities: [String: String]
+    /// `filter_function` from the backend's configuration, reported for the scheduler's DriverFilter.
+    public let filterFunction: String?
+    /// `goodness_function` from the backend's configuration, reported for the scheduler's GoodnessWeigher.
+    public let goodnessFunction: String?
 
     static let gib: Int64 = 1 << 30
 
     public init(
         directory: String, backendName: String, capacityGB: Int? = nil, reservedPercentage: Int = 0,
-        maxOverSubscriptionRatio: Double = 20, extraCapabilities: [String: String] = [:]
+        maxOverSubscriptionRatio: Double = 20, extraCapabilities: [String: String] = [:],
+        filterFunction: String? = nil, goodnessFunction: String? = nil
     ) {
         self.directory = directory
         self.backendName = backendName
@@ -29,6 +34,8 @@ public struct FileDriver: VolumeDriver {
         self.reservedPercentage = reservedPercentage
         self.maxOverSubscriptionRatio = maxOverSubscriptionRatio
         self.extraCapabilities = extraCapabilities
+        self.filterFunction = filterFunction
+        self.goodnessFunction = goodnessFunction
     }
 
     public func path(for id: String) -> String { "\(directory)/volume-\(id)" }
@@ -92,8 +99,8 @@ public struct FileDriver: VolumeDriver {
             "multiattach": true,
             "backend_state": "up",
             "location_info": .string("FileDriver:\(directory)"),
-            "filter_function": .null,
-            "goodness_function": .null,
+            "filter_function": filterFunction.map(JSONValue.string) ?? .null,
+            "goodness_function": goodnessFunction.map(JSONValue.string) ?? .null,
         ]
         for (key, value) in extraCapabilities { pool[key] = .string(value) }
         return [
@@ -102,6 +109,8 @@ public struct FileDriver: VolumeDriver {
             "driver_version": "1.0.0",
             "storage_protocol": "iSCSI",
             "sparse_copy_volume": true,
+            "filter_function": filterFunction.map(JSONValue.string) ?? .null,
+            "goodness_function": goodnessFunction.map(JSONValue.string) ?? .null,
             "pools": [.object(pool)],
         ]
     }
