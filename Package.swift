@@ -109,6 +109,14 @@ let package = Package(
             path: "bench/SchedulerBench",
             swiftSettings: swiftSettings
         ),
+        // `swift run -c release CloneBench`: snapshots and clones of the file driver, reflink vs sparse copy
+        // (see bench/README.md).
+        .executableTarget(
+            name: "CloneBench",
+            dependencies: ["AshlarCore", "AshlarVolume"],
+            path: "bench/CloneBench",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AshlarCoreTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AshlarStoreTests",

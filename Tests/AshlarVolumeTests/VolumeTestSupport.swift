@@ -101,20 +101,31 @@ final class Recorder: RPCEndpoint {
 }
 
 /// A driver double: records calls and fails where told to.
+///
+/// `failCreate` and `onCreate` apply to every way of creating a volume (empty, from a snapshot, as a clone).
 final class ScriptedDriver: VolumeDriver {
     let failSetup: Bool
     let failCreate: Bool
     let failDelete: Bool
+    let failSnapshot: Bool
+    let failDeleteSnapshot: Bool
+    let failExtend: Bool
+    let failRevert: Bool
     let onCreate: (@Sendable (String) async -> Void)?
     private let log = Mutex<[String]>([])
 
     init(
-        failSetup: Bool = false, failCreate: Bool = false, failDelete: Bool = false,
+        failSetup: Bool = false, failCreate: Bool = false, failDelete: Bool = false, failSnapshot: Bool = false,
+        failDeleteSnapshot: Bool = false, failExtend: Bool = false, failRevert: Bool = false,
         onCreate: (@Sendable (String) async -> Void)? = nil
     ) {
         self.failSetup = failSetup
         self.failCreate = failCreate
         self.failDelete = failDelete
+        self.failSnapshot = failSnapshot
+        self.failDeleteSnapshot = failDeleteSnapshot
+        self.failExtend = failExtend
+        self.failRevert = failRevert
         self.onCreate = onCreate
     }
 
@@ -134,6 +145,44 @@ final class ScriptedDriver: VolumeDriver {
     func deleteVolume(id: String) async throws {
         log.withLock { $0.append("delete \(id)") }
         if failDelete { throw AshlarError(.driverFailure, "scripted delete failure") }
+    }
+
+    /// Logged as `snapshot <id> <volumeID>`.
+    func createSnapshot(id: String, volumeID: String) async throws {
+        log.withLock { $0.append("snapshot \(id) \(volumeID)") }
+        if failSnapshot { throw AshlarError(.driverFailure, "scripted snapshot failure") }
+    }
+
+    /// Logged as `delete-snapshot <id>`.
+    func deleteSnapshot(id: String) async throws {
+        log.withLock { $0.append("delete-snapshot \(id)") }
+        if failDeleteSnapshot { throw AshlarError(.driverFailure, "scripted snapshot delete failure") }
+    }
+
+    /// Logged as `volume-from-snapshot <id> <sizeGB> <snapshotID>`.
+    func createVolume(id: String, sizeGB: Int, fromSnapshot snapshotID: String) async throws {
+        log.withLock { $0.append("volume-from-snapshot \(id) \(sizeGB) \(snapshotID)") }
+        await onCreate?(id)
+        if failCreate { throw AshlarError(.driverFailure, "scripted create failure") }
+    }
+
+    /// Logged as `clone <id> <sizeGB> <sourceID>`.
+    func createVolume(id: String, sizeGB: Int, cloneOf sourceID: String) async throws {
+        log.withLock { $0.append("clone \(id) \(sizeGB) \(sourceID)") }
+        await onCreate?(id)
+        if failCreate { throw AshlarError(.driverFailure, "scripted create failure") }
+    }
+
+    /// Logged as `extend <id> <newSizeGB>`.
+    func extendVolume(id: String, newSizeGB: Int) async throws {
+        log.withLock { $0.append("extend \(id) \(newSizeGB)") }
+        if failExtend { throw AshlarError(.driverFailure, "scripted extend failure") }
+    }
+
+    /// Logged as `revert <id> <snapshotID>`.
+    func revertVolume(id: String, toSnapshot snapshotID: String) async throws {
+        log.withLock { $0.append("revert \(id) \(snapshotID)") }
+        if failRevert { throw AshlarError(.driverFailure, "scripted revert failure") }
     }
 
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue] {

@@ -9,6 +9,21 @@ public protocol VolumeDriver: Sendable {
     func createVolume(id: String, sizeGB: Int) async throws
     /// Deletes the volume; deleting one that does not exist succeeds.
     func deleteVolume(id: String) async throws
+    /// Makes snapshot `id`: a point-in-time copy of volume `volumeID`'s data. On failure nothing of it may remain.
+    func createSnapshot(id: String, volumeID: String) async throws
+    /// Deletes snapshot `id`; deleting one that does not exist succeeds.
+    func deleteSnapshot(id: String) async throws
+    /// Creates volume `id` holding snapshot `snapshotID`'s data, grown to `sizeGB` GiB when that is larger.
+    /// A `sizeGB` smaller than the snapshot throws. On failure nothing of the volume may remain.
+    func createVolume(id: String, sizeGB: Int, fromSnapshot snapshotID: String) async throws
+    /// Creates volume `id` holding volume `sourceID`'s current data, grown to `sizeGB` GiB when that is larger.
+    /// A `sizeGB` smaller than the source throws. On failure nothing of the volume may remain.
+    func createVolume(id: String, sizeGB: Int, cloneOf sourceID: String) async throws
+    /// Grows volume `id` to `newSizeGB` GiB, keeping its data; a smaller size throws.
+    func extendVolume(id: String, newSizeGB: Int) async throws
+    /// Makes volume `id`'s data snapshot `snapshotID`'s; a volume extended since the snapshot keeps its size (the
+    /// part past the snapshot reads as zeros). A failure leaves the volume as it was.
+    func revertVolume(id: String, toSnapshot snapshotID: String) async throws
     /// Capacity and capabilities in Cinder's stats format; `provisionedGB`/`volumeCount` come from the database.
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue]
 }
