@@ -119,6 +119,7 @@ struct ConfigTests {
         #expect(c.quotas.backupGigabytes == 1000)
         #expect(c.quotas.groups == 10)
         #expect(c.quotas.perVolumeSizeLimit == -1)
+        #expect(c.quotas.noSnapshotGigabytes == false)
 
         let backend = try #require(c.backends.first)
         #expect(c.backends.count == 1)
@@ -403,6 +404,30 @@ struct ConfigTests {
         #expect(c.backends.first?.extraCapabilities == ["tier": "gold"])
     }
 
+    @Test func driverFunctionsAreReadPerBackendWithQuotesStripped() throws {
+        let c = try config("""
+            [DEFAULT]
+            enabled_backends = a, b, c, d
+            [backend_defaults]
+            goodness_function = "50"
+            [a]
+            filter_function = "volume.size < 50"
+            goodness_function = 'stats.free_capacity_gb > 10 ? 80 : 20'
+            [b]
+            filter_function = stats.storage_protocol == 'iscsi'
+            [c]
+            filter_function =
+            goodness_function = ""
+            """)
+        #expect(c.backends.map(\.filterFunction) == [
+            "volume.size < 50", "stats.storage_protocol == 'iscsi'", nil, nil,
+        ])
+        #expect(c.backends.map(\.goodnessFunction) == ["stats.free_capacity_gb > 10 ? 80 : 20", "50", nil, "50"])
+        #expect(c.warnings.isEmpty, "\(c.warnings)")
+        #expect(AshlarConfig.backendOptions.isSuperset(of: ["filter_function", "goodness_function"]))
+        #expect(AshlarConfig.toleratedOptions.isDisjoint(with: ["filter_function", "goodness_function"]))
+    }
+
     @Test func backendReadsBooleansAndIntegersFromRawOptions() throws {
         let c = try config("[file-1]\nuse_chap_auth = Yes\ntarget_port = 3261\n")
         let backend = try #require(c.backends.first)
@@ -422,6 +447,23 @@ struct ConfigTests {
         for text in ["", "maybe", "2", "y", "t"] {
             #expect(AshlarConfig.parseBool(text) == nil, "\(text)")
         }
+    }
+
+    @Test func quotaOptionsAreRead() throws {
+        let c = try config("""
+            [DEFAULT]
+            quota_volumes = 3
+            quota_gigabytes = -1
+            per_volume_size_limit = 50
+            no_snapshot_gb_quota = True
+            """)
+        #expect(c.quotas.volumes == 3)
+        #expect(c.quotas.gigabytes == -1)
+        #expect(c.quotas.perVolumeSizeLimit == 50)
+        #expect(c.quotas.noSnapshotGigabytes == true)
+        #expect(c.quotas.limits["per_volume_gigabytes"] == 50)
+        #expect(c.warnings.isEmpty)
+        #expect(try config("[DEFAULT]\nno_snapshot_gb_quota = off").quotas.noSnapshotGigabytes == false)
     }
 
     // MARK: Bad values
@@ -448,6 +490,8 @@ struct ConfigTests {
         BadValue(text: "[DEFAULT]\nquota_volumes = -2", section: "DEFAULT", option: "quota_volumes", value: "-2"),
         BadValue(text: "[DEFAULT]\nper_volume_size_limit = big", section: "DEFAULT",
                  option: "per_volume_size_limit", value: "big"),
+        BadValue(text: "[DEFAULT]\nno_snapshot_gb_quota = sometimes", section: "DEFAULT",
+                 option: "no_snapshot_gb_quota", value: "sometimes"),
         BadValue(text: "[DEFAULT]\nscheduler_max_attempts = 0", section: "DEFAULT",
                  option: "scheduler_max_attempts", value: "0"),
         BadValue(text: "[DEFAULT]\ncapacity_weight_multiplier = heavy", section: "DEFAULT",

@@ -3,7 +3,7 @@ import AshlarStore
 import Hummingbird
 import Logging
 
-/// `/limits`: the project's absolute limits and what it uses, counted from the volumes themselves.
+/// `/limits`: the project's absolute limits (its quotas) and what it uses, counted from its volumes and snapshots.
 struct LimitsController {
     let env: APIEnvironment
 
@@ -18,19 +18,20 @@ struct LimitsController {
         {
             project = p
         }
-        let used = try await env.volumes.totals(projectID: project)
-        let q = env.quotas
+        let limits = try await env.quotaStore.limits(projectID: project)
+        let used = try await env.quotaStore.usage(projectID: project)
+        func value(_ map: [String: Int], _ resource: String) -> JSONValue { .int(Int64(map[resource] ?? 0)) }
         let absolute: JSONValue = [
-            "maxTotalVolumes": .int(Int64(q.volumes)),
-            "maxTotalSnapshots": .int(Int64(q.snapshots)),
-            "maxTotalVolumeGigabytes": .int(Int64(q.gigabytes)),
-            "maxTotalBackups": .int(Int64(q.backups)),
-            "maxTotalBackupGigabytes": .int(Int64(q.backupGigabytes)),
-            "totalVolumesUsed": .int(Int64(used.count)),
-            "totalGigabytesUsed": .int(Int64(used.gigabytes)),
-            "totalSnapshotsUsed": 0,
-            "totalBackupsUsed": 0,
-            "totalBackupGigabytesUsed": 0,
+            "maxTotalVolumes": value(limits, QuotaResource.volumes),
+            "maxTotalSnapshots": value(limits, QuotaResource.snapshots),
+            "maxTotalVolumeGigabytes": value(limits, QuotaResource.gigabytes),
+            "maxTotalBackups": value(limits, QuotaResource.backups),
+            "maxTotalBackupGigabytes": value(limits, QuotaResource.backupGigabytes),
+            "totalVolumesUsed": value(used, QuotaResource.volumes),
+            "totalGigabytesUsed": value(used, QuotaResource.gigabytes),
+            "totalSnapshotsUsed": value(used, QuotaResource.snapshots),
+            "totalBackupsUsed": value(used, QuotaResource.backups),
+            "totalBackupGigabytesUsed": value(used, QuotaResource.backupGigabytes),
         ]
         return JSONResponse.make(["limits": ["rate": [], "absolute": absolute]])
     }

@@ -412,6 +412,7 @@ public struct AshlarConfig: Sendable, Equatable {
     static let backendOptions: Set<String> = [
         "volume_driver", "volume_backend_name", "file_volume_dir", "file_capacity_gb", "backend_host",
         "backend_availability_zone", "reserved_percentage", "max_over_subscription_ratio", "extra_capabilities",
+        "filter_function", "goodness_function",
     ]
 
     /// Common cinder options Ashlar accepts without a warning, so an existing
@@ -425,9 +426,8 @@ public struct AshlarConfig: Sendable, Equatable {
         "transport_url", "control_exchange", "rpc_response_timeout", "glance_api_servers",
         "api_paste_config", "public_endpoint", "project_id_regex", "enable_v3_api", "os_region_name",
         // scheduling, quotas, messages
-        "allow_availability_zone_fallback", "no_snapshot_gb_quota", "message_ttl", "message_reap_interval",
+        "allow_availability_zone_fallback", "message_ttl", "message_reap_interval",
         "quota_driver", "use_default_quota_class", "reservation_expire", "scheduler_driver",
-        "filter_function", "goodness_function",
         // targets and drivers
         "target_helper", "target_ip_address", "target_port", "target_prefix", "target_protocol",
         "iscsi_target_flags", "iscsi_protocol", "iscsi_helper", "iscsi_ip_address",

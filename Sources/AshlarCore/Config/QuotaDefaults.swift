@@ -18,6 +18,8 @@ public struct QuotaDefaults: Sendable, Equatable {
     public var groups: Int
     /// `per_volume_size_limit`: the largest single volume in GB.
     public var perVolumeSizeLimit: Int
+    /// `no_snapshot_gb_quota`: when true, snapshots do not count against the gigabytes quotas.
+    public var noSnapshotGigabytes: Bool
 
     /// Creates quota defaults; every argument defaults to cinder's default.
     public init(
@@ -27,7 +29,8 @@ public struct QuotaDefaults: Sendable, Equatable {
         backups: Int = 10,
         backupGigabytes: Int = 1000,
         groups: Int = 10,
-        perVolumeSizeLimit: Int = -1
+        perVolumeSizeLimit: Int = -1,
+        noSnapshotGigabytes: Bool = false
     ) {
         self.volumes = volumes
         self.snapshots = snapshots
@@ -36,12 +39,22 @@ public struct QuotaDefaults: Sendable, Equatable {
         self.backupGigabytes = backupGigabytes
         self.groups = groups
         self.perVolumeSizeLimit = perVolumeSizeLimit
+        self.noSnapshotGigabytes = noSnapshotGigabytes
+    }
+
+    /// The configured limit of every global quota resource, by Cinder's resource name.
+    public var limits: [String: Int] {
+        [
+            QuotaResource.volumes: volumes, QuotaResource.snapshots: snapshots, QuotaResource.gigabytes: gigabytes,
+            QuotaResource.backups: backups, QuotaResource.backupGigabytes: backupGigabytes,
+            QuotaResource.perVolumeGigabytes: perVolumeSizeLimit, QuotaResource.groups: groups,
+        ]
     }
 
     /// The option names this type reads from `[DEFAULT]`.
     static let optionNames: Set<String> = [
         "quota_volumes", "quota_snapshots", "quota_gigabytes", "quota_backups",
-        "quota_backup_gigabytes", "quota_groups", "per_volume_size_limit",
+        "quota_backup_gigabytes", "quota_groups", "per_volume_size_limit", "no_snapshot_gb_quota",
     ]
 
     /// Reads the quotas from `[DEFAULT]`, falling back to the defaults above.
@@ -57,7 +70,9 @@ public struct QuotaDefaults: Sendable, Equatable {
             backups: try limit("quota_backups", defaults.backups),
             backupGigabytes: try limit("quota_backup_gigabytes", defaults.backupGigabytes),
             groups: try limit("quota_groups", defaults.groups),
-            perVolumeSizeLimit: try limit("per_volume_size_limit", defaults.perVolumeSizeLimit)
+            perVolumeSizeLimit: try limit("per_volume_size_limit", defaults.perVolumeSizeLimit),
+            noSnapshotGigabytes: try layers.setting("no_snapshot_gb_quota", in: INIFile.defaultSection)?.bool()
+                ?? defaults.noSnapshotGigabytes
         )
     }
 }
