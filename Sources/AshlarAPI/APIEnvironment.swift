@@ -17,6 +17,8 @@ public struct APIEnvironment: Sendable {
 
     public let database: AshlarDatabase
     public let volumes: VolumeStore
+    public let snapshots: SnapshotStore
+    public let quotaStore: QuotaStore
     public let types: VolumeTypeStore
     public let services: ServiceStore
     public let messages: MessageStore
@@ -37,6 +39,9 @@ public struct APIEnvironment: Sendable {
         self.defaultProjectID = defaultProjectID
         self.database = database
         self.volumes = VolumeStore(db: database)
+        self.snapshots = SnapshotStore(db: database)
+        self.quotaStore = QuotaStore(
+            db: database, defaults: config.quotas, noSnapshotGigabytes: config.quotas.noSnapshotGigabytes)
         self.types = VolumeTypeStore(db: database)
         self.services = ServiceStore(db: database)
         self.messages = MessageStore(db: database)

@@ -60,6 +60,9 @@ public struct AshlarError: Error, CustomStringConvertible, Sendable {
     public static func volumeNotFound(_ id: String) -> AshlarError {
         AshlarError(.notFound, "Volume \(id) could not be found.")
     }
+    public static func snapshotNotFound(_ id: String) -> AshlarError {
+        AshlarError(.notFound, "Snapshot \(id) could not be found.")
+    }
     public static func volumeTypeNotFound(_ id: String) -> AshlarError {
         AshlarError(.notFound, "Volume type \(id) could not be found.")
     }

@@ -131,6 +131,48 @@ public struct SchedulerService: Service {
         }
     }
 
+    /// Checks that the volume's own pool can take the growth (CapacityFilter for the difference), records it,
+    /// and hands the extend to the backend; when it cannot, the volume returns to its previous status and the
+    /// user is told why.
+    func extendVolume(_ args: SchedulerRPC.ExtendVolume, context: CallerContext) async {
+        var log = logger
+        log[metadataKey: "request_id"] = "\(context.requestID)"
+        do {
+            guard let volume = try await volumes.get(args.volumeID), volume.status == .extending,
+                let host = volume.host
+            else { return }
+            await waitForFirstReports()
+            let type = try await types.get(id: volume.volumeTypeID)
+            let spec = RequestSpec(
+                volumeID: volume.id, size: args.newSize - volume.size, volumeTypeName: type?.name,
+                extraSpecs: type?.extraSpecs ?? [:], resourceBackend: host)
+            let reason: String?
+            switch await hostManager.place(spec, with: FilterScheduler(filters: [CapacityFilter()], weighers: [])) {
+            case .chosen: reason = nil
+            case .noValidBackend(let rejections):
+                reason = rejections.first { $0.pool == host }?.description
+                    ?? "no capability report from \(host) has reached the scheduler"
+            }
+            guard let reason else {
+                try await VolumeRPC.Client(transport: transport).extendVolume(
+                    host: host, .init(volumeID: volume.id, newSize: args.newSize), context: context)
+                return
+            }
+            log.warning("extend of volume \(volume.id) refused: \(reason)")
+            let previous = VolumeStatus(volume.previousStatus ?? VolumeStatus.available.rawValue)
+            try await volumes.update(
+                volume.id, where: .init(statusIn: [.extending]),
+                set: .init(status: previous, previousStatus: .some(nil), extendTo: .some(nil)))
+            try await messages.insert(
+                UserMessage(
+                    projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
+                    resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
+                    userMessage: "extend volume: No valid backend was found. \(reason)."))
+        } catch {
+            log.error("extending volume \(args.volumeID) failed: \(error)")
+        }
+    }
+
     /// Tells the host manager which backends may not take volumes now: down (no heartbeat within
     /// `service_down_time`), disabled or frozen. One query per decision that returns only those, usually none.
     func refreshUsableBackends() async throws {
@@ -187,6 +229,9 @@ struct SchedulerEndpoint: RPCEndpoint {
         switch message.method {
         case SchedulerRPC.Method.createVolume:
             await service.createVolume(try message.arguments(SchedulerRPC.CreateVolume.self), context: message.context)
+            return nil
+        case SchedulerRPC.Method.extendVolume:
+            await service.extendVolume(try message.arguments(SchedulerRPC.ExtendVolume.self), context: message.context)
             return nil
         case SchedulerRPC.Method.updateServiceCapabilities:
             let report = try message.arguments(SchedulerRPC.CapabilityReport.self)

@@ -290,7 +290,7 @@ struct NeverFiveHundredTests {
             (.get, "/v3/volumes/{vol}/action"), (.delete, "/v3/volumes/{vol}/metadata"), (.post, "/v3/types/{type}"),
             (.put, "/v3/types"), (.delete, "/v3/os-services"), (.post, "/v3/os-availability-zone"),
             (.post, "/v3/limits"), (.get, "/v3/os-services/enable"), (.post, "/healthcheck"), (.delete, "/metrics"),
-            (.get, "/v3/admin/nothing/here"), (.get, "/v3/snapshots"), (.get, "/v3/backups/detail"),
+            (.get, "/v3/admin/nothing/here"), (.put, "/v3/snapshots"), (.get, "/v3/backups/detail"),
             (.get, "/v2/volumes"), (.get, "/v4/"), (.get, "/favicon.ico"), (.get, "/v3/volumes/{vol}/metadata/k/extra"),
             (.options, "/v3/volumes"),
         ].map { Probe($0.0, $0.1) }

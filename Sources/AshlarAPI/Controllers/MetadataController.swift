@@ -6,37 +6,65 @@ import HTTPTypes
 import Hummingbird
 import Logging
 
-/// `/volumes/{id}/metadata[/{key}]`, with ETag / If-Match from 3.15.
-struct VolumeMetadataController {
+/// A resource whose user metadata is served under `/{collection}/{id}/metadata` (volumes, snapshots).
+protocol MetadataSubject: Sendable {
+    /// The URL collection: `volumes`, `snapshots`.
+    var collection: String { get }
+    /// The resource's name in messages: `Volume`, `Snapshot`.
+    var noun: String { get }
+    /// The resource named by the request's `id`, as the caller may see it: its id and metadata.
+    func read(_ context: APIRequestContext) async throws -> (id: String, metadata: [String: String])
+    /// Changes the metadata with a compare-and-swap; with `expected`, only while it still equals that (If-Match),
+    /// else a 412. Returns the metadata as stored.
+    func modify(
+        _ context: APIRequestContext, expected: [String: String]?, _ change: ([String: String]) -> [String: String]
+    ) async throws -> [String: String]
+}
+
+/// The volume side of `/volumes/{id}/metadata`.
+struct VolumeMetadataSubject: MetadataSubject {
     let env: APIEnvironment
     let volumes: VolumesController
+    var collection: String { "volumes" }
+    var noun: String { "Volume" }
+
+    func read(_ context: APIRequestContext) async throws -> (id: String, metadata: [String: String]) {
+        let volume = try await volumes.find(context)
+        return (volume.id, volume.metadata)
+    }
+
+    func modify(
+        _ context: APIRequestContext, expected: [String: String]?, _ change: ([String: String]) -> [String: String]
+    ) async throws -> [String: String] {
+        var volume = try await volumes.find(context)
+        if let expected {
+            guard volume.metadata == expected else { throw MetadataFormat.changedSinceRead }
+            volume.metadata = expected
+        }
+        return try await env.volumes.modify(volume, .metadata, onceOnly: expected != nil, change)
+    }
+}
+
+/// `/{volumes|snapshots}/{id}/metadata[/{key}]`, with ETag / If-Match from 3.15.
+struct MetadataController<Subject: MetadataSubject> {
+    let env: APIEnvironment
+    let subject: Subject
 
     func register(on router: Router<APIRequestContext>) {
-        router.get("/v3/volumes/:id/metadata", use: index)
-        router.post("/v3/volumes/:id/metadata", use: merge)
-        router.put("/v3/volumes/:id/metadata", use: replace)
-        router.get("/v3/volumes/:id/metadata/:key", use: showKey)
-        router.put("/v3/volumes/:id/metadata/:key", use: updateKey)
-        router.delete("/v3/volumes/:id/metadata/:key", use: deleteKey)
-    }
-
-    /// md5 of the canonical `{"metadata": …}` text (Cinder's ETag).
-    static func etag(_ metadata: [String: String]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let data = (try? encoder.encode(["metadata": metadata])) ?? Data()
-        return Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined()
-    }
-
-    static func body(_ metadata: [String: String]) -> JSONValue {
-        ["metadata": .object(metadata.mapValues(JSONValue.string))]
+        let base = "/v3/\(subject.collection)/:id/metadata"
+        router.get(RouterPath(base), use: index)
+        router.post(RouterPath(base), use: merge)
+        router.put(RouterPath(base), use: replace)
+        router.get(RouterPath(base + "/:key"), use: showKey)
+        router.put(RouterPath(base + "/:key"), use: updateKey)
+        router.delete(RouterPath(base + "/:key"), use: deleteKey)
     }
 
     func index(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let volume = try await volumes.find(context)
+        let metadata = try await subject.read(context).metadata
         var headers: HTTPFields = [:]
-        if context.version >= APIVersion(3, 15) { headers[.eTag] = Self.etag(volume.metadata) }
-        return JSONResponse.make(Self.body(volume.metadata), headers: headers)
+        if context.version >= APIVersion(3, 15) { headers[.eTag] = MetadataFormat.etag(metadata) }
+        return JSONResponse.make(MetadataFormat.body(metadata), headers: headers)
     }
 
     func merge(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -45,7 +73,7 @@ struct VolumeMetadataController {
             throw AshlarError(.invalidInput, "Malformed request body: 'metadata' is a required property.")
         }
         let result = try await modify(context) { $0.merging(metadata) { _, new in new } }
-        return JSONResponse.make(Self.body(result))
+        return JSONResponse.make(MetadataFormat.body(result))
     }
 
     func replace(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -54,26 +82,23 @@ struct VolumeMetadataController {
             throw AshlarError(.invalidInput, "Malformed request body: 'metadata' is a required property.")
         }
         if context.version >= APIVersion(3, 15), let ifMatch = request.headers[.ifMatch] {
-            let volume = try await volumes.find(context)
+            let current = try await subject.read(context).metadata
             let tags = ifMatch.split(separator: ",").map {
                 $0.trimmingCharacters(in: CharacterSet(charactersIn: " \""))
             }
-            if !tags.contains("*") && !tags.contains(Self.etag(volume.metadata)) {
-                throw AshlarError(
-                    .preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
-            }
-            let result = try await modify(context, expected: volume) { _ in metadata }
-            return JSONResponse.make(Self.body(result))
+            if !tags.contains("*") && !tags.contains(MetadataFormat.etag(current)) { throw MetadataFormat.changedSinceRead }
+            let result = try await subject.modify(context, expected: current) { _ in metadata }
+            return JSONResponse.make(MetadataFormat.body(result))
         }
         let result = try await modify(context) { _ in metadata }
-        return JSONResponse.make(Self.body(result))
+        return JSONResponse.make(MetadataFormat.body(result))
     }
 
     func showKey(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let volume = try await volumes.find(context)
+        let (id, metadata) = try await subject.read(context)
         let key = context.parameters.get("key") ?? ""
-        guard let value = volume.metadata[key] else {
-            throw AshlarError(.notFound, "Volume \(volume.id) has no metadata with key \(key).")
+        guard let value = metadata[key] else {
+            throw AshlarError(.notFound, "\(subject.noun) \(id) has no metadata with key \(key).")
         }
         return JSONResponse.make(["meta": [key: .string(value)]])
     }
@@ -96,9 +121,9 @@ struct VolumeMetadataController {
 
     func deleteKey(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let key = context.parameters.get("key") ?? ""
-        let volume = try await volumes.find(context)
-        guard volume.metadata[key] != nil else {
-            throw AshlarError(.notFound, "Volume \(volume.id) has no metadata with key \(key).")
+        let (id, metadata) = try await subject.read(context)
+        guard metadata[key] != nil else {
+            throw AshlarError(.notFound, "\(subject.noun) \(id) has no metadata with key \(key).")
         }
         _ = try await modify(context) { $0.filter { $0.key != key } }
         return JSONResponse.empty(.ok)
@@ -111,13 +136,28 @@ struct VolumeMetadataController {
         return top
     }
 
-    /// The volume's metadata changed by `change` (see `VolumeStore.modify`); with `expected`, only if it is
-    /// still what the caller read (If-Match).
     private func modify(
-        _ context: APIRequestContext, expected: Volume? = nil, _ change: ([String: String]) -> [String: String]
+        _ context: APIRequestContext, _ change: ([String: String]) -> [String: String]
     ) async throws -> [String: String] {
-        let volume: Volume
-        if let expected { volume = expected } else { volume = try await volumes.find(context) }
-        return try await env.volumes.modify(volume, .metadata, onceOnly: expected != nil, change)
+        try await subject.modify(context, expected: nil, change)
+    }
+}
+
+/// What the metadata routes of every resource share: the body and its ETag.
+enum MetadataFormat {
+    /// md5 of the canonical `{"metadata": …}` text (Cinder's ETag).
+    static func etag(_ metadata: [String: String]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        let data = (try? encoder.encode(["metadata": metadata])) ?? Data()
+        return Insecure.MD5.hash(data: data).map { String(format: "%02x", $0) }.joined()
+    }
+
+    static var changedSinceRead: AshlarError {
+        AshlarError(.preconditionFailed, "The metadata changed since it was read (If-Match does not match its ETag).")
+    }
+
+    static func body(_ metadata: [String: String]) -> JSONValue {
+        ["metadata": .object(metadata.mapValues(JSONValue.string))]
     }
 }

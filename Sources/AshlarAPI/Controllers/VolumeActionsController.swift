@@ -1,4 +1,5 @@
 import AshlarCore
+import AshlarMessaging
 import AshlarStore
 import Foundation
 import Hummingbird
@@ -15,10 +16,10 @@ struct VolumeActionsController {
 
     /// Actions that need backend work arriving in later releases: refused clearly, changing nothing.
     static let later: Set<String> = [
-        "os-extend", "os-reserve", "os-unreserve", "os-begin_detaching", "os-roll_detaching",
+        "os-reserve", "os-unreserve", "os-begin_detaching", "os-roll_detaching",
         "os-initialize_connection", "os-terminate_connection", "os-attach", "os-detach", "os-force_detach",
         "os-migrate_volume", "os-migrate_volume_completion", "os-extend_volume_completion", "os-volume_upload_image",
-        "os-retype", "revert", "os-reimage", "os-unmanage",
+        "os-retype", "os-reimage", "os-unmanage",
     ]
 
     func act(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -79,6 +80,13 @@ struct VolumeActionsController {
             }
             _ = try await env.volumes.modify(volume, .imageMetadata) { $0.filter { $0.key != key } }
             return JSONResponse.empty(.ok)
+        case "os-extend":
+            try await extend(volume, fields, context)
+            return JSONResponse.empty(.accepted)
+        case "revert":
+            try context.require(APIVersion(3, 40))
+            try await revert(volume, fields, context)
+            return JSONResponse.empty(.accepted)
         case "os-show_image_metadata":
             return JSONResponse.make(["metadata": .object(volume.imageMetadata.mapValues(JSONValue.string))])
         default:
@@ -87,6 +95,89 @@ struct VolumeActionsController {
             }
             throw AshlarError(.invalidInput, "There is no such action: \(action)")
         }
+    }
+
+    /// `os-extend`: the volume goes to `extending` with its new size held against the gigabytes quota, in one
+    /// statement; the scheduler then checks its pool has room and the backend grows it.
+    private func extend(_ volume: Volume, _ fields: Fields, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(["new_size"])
+        guard let newSize = try fields.positiveInt("new_size", nullable: false) else {
+            throw AshlarError(.invalidInput, "Invalid input received: 'new_size' is a required property.")
+        }
+        guard newSize > volume.size else {
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input received: New size for extend must be greater than current size. (current: \(volume.size), extended: \(newSize)).")
+        }
+        if volume.status == .inUse {
+            throw AshlarError.invalidVolume(
+                "Volume \(volume.id) is in-use; extending an attached volume is not available yet in this Ashlar version.")
+        }
+        if let type = try await env.types.get(id: volume.volumeTypeID) { try volumes.checkTypeSizeLimits(type, size: newSize) }
+        let limits = try await env.quotaStore.limits(projectID: volume.projectID)
+        if let perVolume = limits[QuotaResource.perVolumeGigabytes], perVolume >= 0, newSize > perVolume {
+            throw AshlarError(
+                .overLimit,
+                "VolumeSizeExceedsLimit: Requested volume size \(newSize)G is larger than maximum allowed limit \(perVolume)G.")
+        }
+        let deltas = QuotaDeltas(gigabytes: newSize - volume.size, volumeTypeName: volume.volumeTypeName)
+        var condition = VolumeCondition(statusIn: VolumeTransitions.extendable)
+        if let quota = env.quotaStore.requirement(projectID: volume.projectID, deltas: deltas, limits: limits) {
+            condition.requiring = [quota]
+        }
+        guard
+            try await env.volumes.update(
+                volume.id, where: condition,
+                set: .init(status: .extending, previousStatus: .some(volume.status.rawValue), extendTo: .some(newSize)))
+                != nil
+        else {
+            guard let now = try await env.volumes.get(volume.id) else { throw AshlarError.volumeNotFound(volume.id) }
+            guard VolumeTransitions.extendable.contains(now.status) else {
+                throw AshlarError.invalidVolume(
+                    "Volume \(volume.id) status must be available to extend, but it is \(now.status.rawValue).")
+            }
+            throw try await env.quotaStore.refusal(projectID: volume.projectID, deltas: deltas, limits: limits)
+        }
+        try await env.scheduler.extendVolume(.init(volumeID: volume.id, newSize: newSize), context: context.caller)
+        context.logger.info("extend of volume \(volume.id) to \(newSize) GiB accepted")
+    }
+
+    /// `revert` (3.40): only to the volume's latest snapshot, of the same size; volume `reverting` and snapshot
+    /// `restoring`, each by compare-and-swap (the first undone when the second fails).
+    private func revert(_ volume: Volume, _ fields: Fields, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(["snapshot_id"])
+        guard let snapshotID = try fields.uuid("snapshot_id") ?? nil else {
+            throw AshlarError(.invalidInput, "Invalid input received: 'snapshot_id' is a required property.")
+        }
+        guard let snapshot = try await env.snapshots.get(snapshotID, projectID: volume.projectID),
+            snapshot.volumeID == volume.id
+        else { throw AshlarError.snapshotNotFound(snapshotID) }
+        guard try await env.snapshots.of(volumeID: volume.id).first?.id == snapshot.id else {
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input received: Volume \(volume.id) can only be reverted to its latest snapshot, and \(snapshot.id) is not.")
+        }
+        guard snapshot.volumeSize == volume.size else {
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input received: Volume \(volume.id) has been extended since snapshot \(snapshot.id) was taken; it can only be reverted to a snapshot of its own size.")
+        }
+        guard
+            try await env.volumes.update(
+                volume.id, where: .init(statusIn: [.available]), set: .init(status: .reverting)) != nil
+        else {
+            throw AshlarError(
+                .conflict, "Volume \(volume.id) status must be available to revert, but it is \(volume.status.rawValue).")
+        }
+        guard try await env.snapshots.update(snapshot.id, statusIn: [.available], set: .init(status: .restoring)) != nil
+        else {
+            try await env.volumes.update(volume.id, where: .init(statusIn: [.reverting]), set: .init(status: .available))
+            throw AshlarError(
+                .conflict, "Snapshot \(snapshot.id) status must be available to revert to it, but it is \(snapshot.status.rawValue).")
+        }
+        guard let host = volume.host else { throw AshlarError.invalidVolume("Volume \(volume.id) has no backend.") }
+        try await env.volumeRPC.revertToSnapshot(
+            host: host, .init(volumeID: volume.id, snapshotID: snapshot.id), context: context.caller)
     }
 
     private func change(_ volume: Volume, _ update: VolumeUpdate) async throws {

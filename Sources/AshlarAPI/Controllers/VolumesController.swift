@@ -48,15 +48,30 @@ struct VolumesController {
                 "The multiattach parameter is no longer supported; use a volume type with the extra spec multiattach=\"<is> True\"."
             )
         }
-        if let snapshotID = try body.uuid("snapshot_id"), let snapshotID {
-            throw AshlarError(.notFound, "Snapshot \(snapshotID) could not be found.")
-        }
-        if let sourceID = try body.uuid("source_volid"), let sourceID {
-            guard try await env.volumes.get(sourceID, projectID: context.caller.projectID) != nil else {
+        // A copy of a snapshot or of another volume: same backend, same zone, at least the source's size.
+        var source: (volume: Volume, snapshot: Snapshot?)? = nil
+        if let snapshotID = try body.uuid("snapshot_id") ?? nil {
+            guard let snapshot = try await env.snapshots.get(snapshotID, projectID: context.caller.projectID) else {
+                throw AshlarError.snapshotNotFound(snapshotID)
+            }
+            guard snapshot.status == .available else {
+                throw AshlarError(
+                    .invalidInput,
+                    "Invalid snapshot: Originating snapshot status must be one of 'available' values (it is \(snapshot.status.rawValue)).")
+            }
+            guard let volume = try await env.volumes.get(snapshot.volumeID) else {
+                throw AshlarError.volumeNotFound(snapshot.volumeID)
+            }
+            source = (volume, snapshot)
+        } else if let sourceID = try body.uuid("source_volid") ?? nil {
+            guard let volume = try await env.volumes.get(sourceID, projectID: context.caller.projectID) else {
                 throw AshlarError.volumeNotFound(sourceID)
             }
-            throw AshlarError(
-                .notImplemented, "Cloning a volume (source_volid) is not available yet in this Ashlar version.")
+            guard VolumeTransitions.cloneable.contains(volume.status), volume.host != nil else {
+                throw AshlarError.invalidVolume(
+                    "Source volume \(volume.id) must be available or in-use to be cloned (it is \(volume.status.rawValue)).")
+            }
+            source = (volume, nil)
         }
         for key in ["imageRef", "image_id", "backup_id"] {
             if let value = try body.string(key), value != nil {
@@ -64,21 +79,33 @@ struct VolumesController {
                     .notImplemented, "Creating a volume from \(key) is not available yet in this Ashlar version.")
             }
         }
-        guard let size else {
+        let sourceSize = source.map { $0.snapshot?.volumeSize ?? $0.volume.size }
+        guard let size = size ?? sourceSize else {
             throw AshlarError(
                 .invalidInput,
                 "Invalid input received: size is required when the volume is not made from a snapshot, volume, image or backup."
             )
         }
-        if let limit = Optional(env.quotas.perVolumeSizeLimit), limit >= 0, size > limit {
+        if let sourceSize, size < sourceSize {
             throw AshlarError(
-                .overLimit,
-                "VolumeSizeExceedsLimit: Requested volume size \(size)G is larger than maximum allowed limit \(limit)G."
-            )
+                .invalidInput,
+                "Invalid input received: Volume size '\(size)'GB cannot be smaller than the \(source?.snapshot == nil ? "source volume" : "snapshot") size \(sourceSize)GB. They must be >= original size.")
         }
 
-        let type = try await resolveType(try body.string("volume_type") ?? nil, context: context)
+        let requestedType = try body.string("volume_type") ?? nil
+        let type: VolumeType
+        if requestedType == nil, let source, let sourceType = try await env.types.get(id: source.volume.volumeTypeID) {
+            type = sourceType  // a copy keeps its source's type unless told otherwise
+        } else {
+            type = try await resolveType(requestedType, context: context)
+        }
         try checkTypeSizeLimits(type, size: size)
+        let limits = try await env.quotaStore.limits(projectID: context.caller.projectID)
+        if let perVolume = limits[QuotaResource.perVolumeGigabytes], perVolume >= 0, size > perVolume {
+            throw AshlarError(
+                .overLimit,
+                "VolumeSizeExceedsLimit: Requested volume size \(size)G is larger than maximum allowed limit \(perVolume)G.")
+        }
         var zone: String? = nil
         if let requested = try body.string("availability_zone"), let requested {
             let zones = Set(try await env.services.list(binary: ServiceRecord.volumeBinary).map(\.availabilityZone))
@@ -95,21 +122,49 @@ struct VolumesController {
             throw Fields.invalid("OS-SCH-HNT:scheduler_hints", other, "\(other.rendered) is not of type 'object'.")
         }
 
+        if let source, let requested = zone, requested != source.volume.availabilityZone {
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input received: Availability zone '\(requested)' is invalid: the volume must be made in its source's zone \(source.volume.availabilityZone).")
+        }
         var volume = Volume(
             projectID: context.caller.projectID, userID: context.caller.userID, name: name ?? nil,
             description: description ?? nil, size: size, status: .creating,
-            availabilityZone: zone ?? env.defaultAvailabilityZone, volumeTypeID: type.id,
-            multiattach: type.isMultiattach, metadata: metadata)
-        try await env.volumes.insert(volume)
+            availabilityZone: zone ?? source?.volume.availabilityZone ?? env.defaultAvailabilityZone,
+            volumeTypeID: type.id, multiattach: type.isMultiattach, snapshotID: source?.snapshot?.id,
+            sourceVolumeID: source?.snapshot == nil ? source?.volume.id : nil, metadata: metadata)
+        // One statement admits the volume against the quota and the source's state, and inserts it.
+        let deltas = QuotaDeltas.volume(size: size, volumeTypeName: type.name)
+        var requirements: [Requirement] = []
+        if let quota = env.quotaStore.requirement(projectID: volume.projectID, deltas: deltas, limits: limits) {
+            requirements.append(quota)
+        }
+        if let snapshot = source?.snapshot {
+            requirements.append(SnapshotStore.snapshot(snapshot.id, statusIn: [.available]))
+        } else if let source {
+            requirements.append(VolumeStore.volume(source.volume.id, statusIn: VolumeTransitions.cloneable))
+        }
+        guard try await env.volumes.insert(volume, requiring: requirements) else {
+            if let snapshot = source?.snapshot, try await env.snapshots.get(snapshot.id)?.status != .available {
+                throw AshlarError(.invalidInput, "Invalid snapshot: snapshot \(snapshot.id) is no longer available.")
+            }
+            if let source, source.snapshot == nil,
+                !VolumeTransitions.cloneable.contains(try await env.volumes.get(source.volume.id)?.status ?? .deleting)
+            {
+                throw AshlarError.invalidVolume("Source volume \(source.volume.id) is no longer available or in-use.")
+            }
+            throw try await env.quotaStore.refusal(projectID: volume.projectID, deltas: deltas, limits: limits)
+        }
         volume.volumeTypeName = type.name
         let spec = RequestSpec(
             volumeID: volume.id, size: size, availabilityZone: zone, volumeTypeName: type.name,
-            extraSpecs: type.extraSpecs, schedulerHints: hints)
+            extraSpecs: type.extraSpecs, schedulerHints: hints, resourceBackend: source?.volume.host)
         do {
             try await env.scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context.caller)
         } catch {
             // Without a scheduler the volume can never leave `creating`: say so now rather than leave it stuck.
-            try await env.volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+            try await env.volumes.update(
+                volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error, consumesQuota: false))
             throw AshlarError(.unavailable, "The scheduler could not be reached: \(error)")
         }
         context.logger.info("volume \(volume.id) accepted", metadata: ["size_gb": "\(size)", "type": "\(type.name)"])
@@ -329,28 +384,35 @@ struct VolumesController {
             }
             return b
         }
-        _ = try flag("cascade")  // No snapshots exist to cascade to before snapshots arrive.
+        let cascade = try flag("cascade")
         var force = false
         if context.version >= APIVersion(3, 23) {
             force = try flag("force")
             if force { try context.requireAdmin("volume:force_delete") }
         }
         let volume = try await find(context)
-        try await Self.startDelete(volume, force: force, env: env, context: context)
+        try await Self.startDelete(volume, force: force, cascade: cascade, env: env, context: context)
         return JSONResponse.empty(.accepted)
     }
 
     /// Moves the volume to `deleting` with one compare-and-swap and hands it to its backend. Of two racing
-    /// deletes exactly one passes; the other gets Cinder's 400.
+    /// deletes exactly one passes; the other gets Cinder's 400. The same statement checks that no snapshot is
+    /// left (or, with `cascade`, that every one may go) and that no volume is being cloned from it.
     static func startDelete(
-        _ volume: Volume, force: Bool, env: APIEnvironment, context: APIRequestContext
+        _ volume: Volume, force: Bool, cascade: Bool = false, env: APIEnvironment, context: APIRequestContext
     )
         async throws
     {
-        let condition: VolumeCondition =
+        var condition: VolumeCondition =
             force
             ? .init(statusNotIn: VolumeTransitions.forceDeleteRefused, attachStatusNot: .attached)
             : .init(statusIn: VolumeTransitions.deletable, attachStatusNot: .attached)
+        condition.notSourceOfCreatingVolume = true
+        if cascade {
+            condition.snapshotsIn = [.available, .error, .errorDeleting, .deleting]
+        } else {
+            condition.hasNoSnapshots = true
+        }
         let target = VolumeTransitions.deletingStatus(from: volume.status)
         guard
             let deleting = try await env.volumes.update(
@@ -359,15 +421,32 @@ struct VolumesController {
             guard let current = try await env.volumes.get(volume.id) else {
                 throw AshlarError.volumeNotFound(volume.id)
             }
+            let snapshots = try await env.snapshots.of(volumeID: volume.id)
+            if !snapshots.isEmpty, !cascade || snapshots.contains(where: { !(condition.snapshotsIn ?? []).contains($0.status) }) {
+                throw AshlarError.invalidVolume(
+                    cascade
+                        ? "Volume \(volume.id) has snapshots that are busy (creating or restoring); try again when they are done."
+                        : "Volume \(volume.id) still has \(snapshots.count) dependent snapshot(s); delete them first or use cascade=true.")
+            }
+            let sourcing = try await env.volumes.list(
+                ListQuery(projectID: nil, conditions: [.init("source_volid", .eq, .string(volume.id)), .init("status", .eq, .string("creating"))]))
+            if !sourcing.isEmpty {
+                throw AshlarError.invalidVolume(
+                    "Volume \(volume.id) is being cloned to volume \(sourcing[0].id); delete it once that is done.")
+            }
             throw AshlarError.invalidVolume(
                 "Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (It is \(current.status.rawValue), attach status \(current.attachStatus.rawValue).)"
             )
+        }
+        if cascade {
+            _ = try await env.snapshots.setStatus(ofVolume: deleting.id, to: .deleting)
         }
         guard let host = deleting.host else {
             // Never placed: nothing exists on a backend, so the row goes at once.
             try await env.volumes.delete(deleting.id)
             return
         }
-        try await env.volumeRPC.deleteVolume(host: host, .init(volumeID: deleting.id), context: context.caller)
+        try await env.volumeRPC.deleteVolume(
+            host: host, .init(volumeID: deleting.id, cascade: cascade), context: context.caller)
     }
 }

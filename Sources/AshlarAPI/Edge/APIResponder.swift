@@ -22,7 +22,7 @@ struct APIResponder: HTTPResponder {
         "backups",
         "extensions", "qos-specs", "os-hosts", "clusters", "workers", "resource_filters", "groups", "group_types",
         "group_snapshots", "os-volume-transfer", "volume-transfers", "manageable_volumes", "manageable_snapshots",
-        "os-volume-manage", "os-snapshot-manage", "consistencygroups", "cgsnapshots",
+        "os-volume-manage", "os-snapshot-manage", "consistencygroups", "cgsnapshots", "projects",
     ]
 
     func respond(to request: Request, context: APIRequestContext) async throws -> Response {

@@ -33,6 +33,19 @@ public struct FilterScheduler: Sendable {
         var rejections: [Rejection] = []
         // Positions in `pools`, not copies: a decision over ten thousand pools should not copy them.
         var candidates = Array(pools.indices)
+        if let required = spec.resourceBackend {
+            // Made from a snapshot or a volume: only where that source lives, pool-exact when a pool is named.
+            let exact = required.contains("#")
+            candidates.removeAll { index in
+                let pool = pools[index]
+                guard (exact ? pool.name : pool.backend) != required else { return false }
+                rejections.append(
+                    Rejection(
+                        pool: pool.name, filter: "ResourceBackend",
+                        reason: "is not \(required), where the source of this volume lives"))
+                return true
+            }
+        }
         if !spec.attemptedHosts.isEmpty {
             let attempted = Set(spec.attemptedHosts)
             candidates.removeAll { index in

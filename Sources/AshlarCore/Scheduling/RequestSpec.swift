@@ -15,11 +15,15 @@ public struct RequestSpec: Sendable, Hashable, Codable {
     /// service fills it in before filtering, so the filters stay pure; a volume absent here does not exist (or
     /// has no host yet).
     public var volumeHostsForHints: [String: String]
+    /// The backend (`host@backend`) or pool (`host@backend#pool`) the volume must go to: where the snapshot or
+    /// volume it is made from lives (Cinder's `resource_backend`).
+    public var resourceBackend: String?
 
     public init(
         volumeID: String, size: Int, availabilityZone: String? = nil, volumeTypeName: String? = nil,
         extraSpecs: [String: String] = [:], attemptedHosts: [String] = [],
-        schedulerHints: [String: JSONValue] = [:], volumeHostsForHints: [String: String] = [:]
+        schedulerHints: [String: JSONValue] = [:], volumeHostsForHints: [String: String] = [:],
+        resourceBackend: String? = nil
     ) {
         self.volumeID = volumeID
         self.size = size
@@ -29,6 +33,7 @@ public struct RequestSpec: Sendable, Hashable, Codable {
         self.attemptedHosts = attemptedHosts
         self.schedulerHints = schedulerHints
         self.volumeHostsForHints = volumeHostsForHints
+        self.resourceBackend = resourceBackend
     }
 
     /// The original keys keep their names; the two maps added later are snake_case and optional on decoding,
@@ -37,6 +42,7 @@ public struct RequestSpec: Sendable, Hashable, Codable {
         case volumeID, size, availabilityZone, volumeTypeName, extraSpecs, attemptedHosts
         case schedulerHints = "scheduler_hints"
         case volumeHostsForHints = "volume_hosts_for_hints"
+        case resourceBackend = "resource_backend"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -49,5 +55,6 @@ public struct RequestSpec: Sendable, Hashable, Codable {
         attemptedHosts = try c.decode([String].self, forKey: .attemptedHosts)
         schedulerHints = try c.decodeIfPresent([String: JSONValue].self, forKey: .schedulerHints) ?? [:]
         volumeHostsForHints = try c.decodeIfPresent([String: String].self, forKey: .volumeHostsForHints) ?? [:]
+        resourceBackend = try c.decodeIfPresent(String.self, forKey: .resourceBackend)
     }
 }

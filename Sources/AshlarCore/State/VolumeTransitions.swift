@@ -14,6 +14,12 @@ public enum VolumeTransitions {
     /// Statuses `os-reset_status` refuses to set (Cinder's list; `deleting` must go through delete).
     public static let resetRefused: Set<VolumeStatus> = [.deleting]
 
+    /// Statuses a volume may be cloned from (`source_volid`).
+    public static let cloneable: Set<VolumeStatus> = [.available, .inUse]
+
+    /// Statuses an extend may start from (in-use from microversion 3.42).
+    public static let extendable: Set<VolumeStatus> = [.available]
+
     /// Statuses in which metadata and name updates are refused.
     public static let updateRefused: Set<VolumeStatus> = [.maintenance]
 

@@ -9,6 +9,22 @@ public enum SchedulerRPC {
         public static let createVolume = "create_volume"
         public static let updateServiceCapabilities = "update_service_capabilities"
         public static let getPools = "get_pools"
+        public static let extendVolume = "extend_volume"
+    }
+
+    /// `extend_volume(volume, new_size, reservations, request_spec)`: checks that the volume's pool can take
+    /// the growth, then hands the extend to its backend.
+    public struct ExtendVolume: Codable, Sendable {
+        public var volumeID: String
+        public var newSize: Int
+        public init(volumeID: String, newSize: Int) {
+            self.volumeID = volumeID
+            self.newSize = newSize
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case newSize = "new_size"
+        }
     }
 
     /// `create_volume(volume, request_spec, filter_properties)`.
@@ -76,6 +92,11 @@ public enum SchedulerRPC {
         public func createVolume(_ args: CreateVolume, context: CallerContext) async throws {
             try await transport.cast(
                 RPCMessage(method: Method.createVolume, context: context, arguments: args), to: .scheduler)
+        }
+
+        public func extendVolume(_ args: ExtendVolume, context: CallerContext) async throws {
+            try await transport.cast(
+                RPCMessage(method: Method.extendVolume, context: context, arguments: args), to: .scheduler)
         }
 
         /// The pools as the scheduler sees them, filtered (a call).

@@ -10,6 +10,45 @@ public enum VolumeRPC {
         public static let deleteVolume = "delete_volume"
         public static let publishServiceCapabilities = "publish_service_capabilities"
         public static let getCapabilities = "get_capabilities"
+        public static let createSnapshot = "create_snapshot"
+        public static let deleteSnapshot = "delete_snapshot"
+        public static let extendVolume = "extend_volume"
+        public static let revertToSnapshot = "revert_to_snapshot"
+    }
+
+    /// `create_snapshot(snapshot)` / `delete_snapshot(snapshot, unmanage_only)`.
+    public struct SnapshotArgs: Codable, Sendable {
+        public var snapshotID: String
+        public init(snapshotID: String) { self.snapshotID = snapshotID }
+        enum CodingKeys: String, CodingKey { case snapshotID = "snapshot_id" }
+    }
+
+    /// `extend_volume(volume, new_size, reservations)`.
+    public struct ExtendVolume: Codable, Sendable {
+        public var volumeID: String
+        public var newSize: Int
+        public init(volumeID: String, newSize: Int) {
+            self.volumeID = volumeID
+            self.newSize = newSize
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case newSize = "new_size"
+        }
+    }
+
+    /// `revert_to_snapshot(volume, snapshot)`.
+    public struct RevertToSnapshot: Codable, Sendable {
+        public var volumeID: String
+        public var snapshotID: String
+        public init(volumeID: String, snapshotID: String) {
+            self.volumeID = volumeID
+            self.snapshotID = snapshotID
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case snapshotID = "snapshot_id"
+        }
     }
 
     /// `create_volume(volume, request_spec, filter_properties, allow_reschedule)`.
@@ -53,13 +92,34 @@ public enum VolumeRPC {
 
         /// Casts to the backend that hosts (or will host) the volume.
         public func createVolume(host: String, _ args: CreateVolume, context: CallerContext) async throws {
-            try await transport.cast(
-                RPCMessage(method: Method.createVolume, context: context, arguments: args), to: .volume(host: host))
+            try await cast(Method.createVolume, args, host: host, context: context)
         }
 
         public func deleteVolume(host: String, _ args: DeleteVolume, context: CallerContext) async throws {
+            try await cast(Method.deleteVolume, args, host: host, context: context)
+        }
+
+        public func createSnapshot(host: String, _ args: SnapshotArgs, context: CallerContext) async throws {
+            try await cast(Method.createSnapshot, args, host: host, context: context)
+        }
+
+        public func deleteSnapshot(host: String, _ args: SnapshotArgs, context: CallerContext) async throws {
+            try await cast(Method.deleteSnapshot, args, host: host, context: context)
+        }
+
+        public func extendVolume(host: String, _ args: ExtendVolume, context: CallerContext) async throws {
+            try await cast(Method.extendVolume, args, host: host, context: context)
+        }
+
+        public func revertToSnapshot(host: String, _ args: RevertToSnapshot, context: CallerContext) async throws {
+            try await cast(Method.revertToSnapshot, args, host: host, context: context)
+        }
+
+        private func cast(
+            _ method: String, _ args: some Encodable & Sendable, host: String, context: CallerContext
+        ) async throws {
             try await transport.cast(
-                RPCMessage(method: Method.deleteVolume, context: context, arguments: args), to: .volume(host: host))
+                RPCMessage(method: method, context: context, arguments: args), to: .volume(host: host))
         }
 
         /// Asks every volume service to report its capabilities now.

@@ -25,25 +25,34 @@ public struct VolumeStore: Sendable {
             "name", "description", "host", "migration_status", "snapshot_id", "source_volid", "replication_status",
         ])
 
-    public func insert(_ v: Volume) async throws {
-        try await db.write.insert(into: "volumes")
+    /// Inserts the volume if, in the same statement, every one of `conditions` holds (the project's quota, the
+    /// state of the snapshot or volume it is made from). Returns whether it was inserted.
+    @discardableResult
+    public func insert(_ v: Volume, requiring conditions: [Requirement] = []) async throws -> Bool {
+        let values: [any SQLExpression] = [
+            SQLBind(v.id), SQLBind(v.projectID), SQLBind(v.userID), SQLBind(v.name), SQLBind(v.description),
+            SQLBind(v.size), SQLBind(v.status.rawValue), SQLBind(v.attachStatus.rawValue),
+            SQLBind(v.availabilityZone), SQLBind(v.volumeTypeID), SQLBind(v.host), SQLBind(v.bootable),
+            SQLBind(v.multiattach), SQLBind(v.encrypted), SQLBind(v.snapshotID), SQLBind(v.sourceVolumeID),
+            SQLBind(v.migrationStatus), SQLBind(v.replicationStatus), SQLBind(v.previousStatus),
+            SQLBind(v.consumesQuota), SQLBind(encodeMap(v.metadata)), SQLBind(encodeMap(v.adminMetadata)),
+            SQLBind(encodeMap(v.imageMetadata)), SQLBind(v.createdAt.stored), SQLBind(v.updatedAt?.stored),
+            SQLBind(v.launchedAt?.stored), SQLBind(v.extendTo),
+        ]
+        let rows = try await db.write.insert(into: "volumes")
             .columns(
                 "id", "project_id", "user_id", "name", "description", "size", "status", "attach_status",
                 "availability_zone", "volume_type_id", "host", "bootable", "multiattach", "encrypted", "snapshot_id",
                 "source_volid", "migration_status", "replication_status", "previous_status", "consumes_quota",
                 "metadata", "admin_metadata", "image_metadata", "created_at", "updated_at", "launched_at", "extend_to"
             )
-            .values(
-                SQLBind(v.id), SQLBind(v.projectID), SQLBind(v.userID), SQLBind(v.name), SQLBind(v.description),
-                SQLBind(v.size), SQLBind(v.status.rawValue), SQLBind(v.attachStatus.rawValue),
-                SQLBind(v.availabilityZone), SQLBind(v.volumeTypeID), SQLBind(v.host), SQLBind(v.bootable),
-                SQLBind(v.multiattach), SQLBind(v.encrypted), SQLBind(v.snapshotID), SQLBind(v.sourceVolumeID),
-                SQLBind(v.migrationStatus), SQLBind(v.replicationStatus), SQLBind(v.previousStatus),
-                SQLBind(v.consumesQuota), SQLBind(encodeMap(v.metadata)), SQLBind(encodeMap(v.adminMetadata)),
-                SQLBind(encodeMap(v.imageMetadata)), SQLBind(v.createdAt.stored), SQLBind(v.updatedAt?.stored),
-                SQLBind(v.launchedAt?.stored), SQLBind(v.extendTo)
-            )
-            .run()
+            .select { select in
+                var select = select.columns(values)
+                for condition in conditions { select = select.where(condition.sql) }
+                return select
+            }
+            .returning("id").all()
+        return !rows.isEmpty
     }
 
     /// The volume with this id, in any project; nil when there is none.
@@ -119,7 +128,7 @@ public struct VolumeStore: Sendable {
         update.apply(to: builder)
         builder.set("updated_at", to: Date().stored)
         builder.where("id", .equal, id)
-        condition.apply(to: builder)
+        condition.apply(to: builder, id: id)
         return try await builder.returning("*").first().map(Self.decode)
     }
 
@@ -129,6 +138,13 @@ public struct VolumeStore: Sendable {
         let builder = db.write.delete(from: "volumes").where("id", .equal, id)
         if let expected { builder.where("status", .in, expected.map(\.rawValue)) }
         return try await !builder.returning("id").all().isEmpty
+    }
+
+    /// The volume `volumeID` exists and is in one of `statuses` (a condition for other statements).
+    public static func volume(_ volumeID: String, statusIn statuses: Set<VolumeStatus>) -> Requirement {
+        Requirement(SQLQueryString(
+            "EXISTS (SELECT 1 FROM volumes WHERE id = \(bind: volumeID) AND status IN (\(binds: statuses.map(\.rawValue).sorted())))"
+        ))
     }
 
     /// Whether any volume uses the type.
@@ -248,8 +264,9 @@ extension VolumeStore {
 extension VolumeStore {
     /// Moves a volume that is still `creating` to `error` and tells its project why, in a user message: the one
     /// way a create that cannot finish ends, wherever it failed.
+    /// A volume that was never made uses no quota: it is released in the same statement.
     public func failCreate(_ volume: Volume, requestID: String?, eventID: String, message: String) async throws {
-        try await update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+        try await update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error, consumesQuota: false))
         try await MessageStore(db: db).insert(
             UserMessage(
                 projectID: volume.projectID, requestID: requestID, resourceType: "VOLUME", resourceUUID: volume.id,

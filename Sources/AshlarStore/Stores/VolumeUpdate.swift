@@ -75,11 +75,21 @@ public struct VolumeCondition: Sendable {
     public var metadataEquals: [String: String]?
     public var imageMetadataEquals: [String: String]?
     public var adminMetadataEquals: [String: String]?
+    /// The volume has no snapshots (a delete without cascade).
+    public var hasNoSnapshots: Bool
+    /// Every snapshot of the volume is in one of these statuses (a cascading delete).
+    public var snapshotsIn: Set<SnapshotStatus>?
+    /// No volume is being made from this one (a delete would pull the data from under the clone).
+    public var notSourceOfCreatingVolume: Bool
+    /// Further conditions, e.g. the project's quota for the change.
+    public var requiring: [Requirement]
 
     public init(
         statusIn: Set<VolumeStatus>? = nil, statusNotIn: Set<VolumeStatus>? = nil, attachStatusNot: AttachStatus? = nil,
         metadataEquals: [String: String]? = nil, imageMetadataEquals: [String: String]? = nil,
-        adminMetadataEquals: [String: String]? = nil
+        adminMetadataEquals: [String: String]? = nil, hasNoSnapshots: Bool = false,
+        snapshotsIn: Set<SnapshotStatus>? = nil, notSourceOfCreatingVolume: Bool = false,
+        requiring: [Requirement] = []
     ) {
         self.statusIn = statusIn
         self.statusNotIn = statusNotIn
@@ -87,14 +97,35 @@ public struct VolumeCondition: Sendable {
         self.metadataEquals = metadataEquals
         self.imageMetadataEquals = imageMetadataEquals
         self.adminMetadataEquals = adminMetadataEquals
+        self.hasNoSnapshots = hasNoSnapshots
+        self.snapshotsIn = snapshotsIn
+        self.notSourceOfCreatingVolume = notSourceOfCreatingVolume
+        self.requiring = requiring
     }
 
-    func apply(to builder: SQLUpdateBuilder) {
+    func apply(to builder: SQLUpdateBuilder, id: String) {
         if let statusIn { builder.where("status", .in, statusIn.map(\.rawValue).sorted()) }
         if let statusNotIn { builder.where("status", .notIn, statusNotIn.map(\.rawValue).sorted()) }
         if let attachStatusNot { builder.where("attach_status", .notEqual, attachStatusNot.rawValue) }
         if let metadataEquals { builder.where("metadata", .equal, encodeMap(metadataEquals)) }
         if let imageMetadataEquals { builder.where("image_metadata", .equal, encodeMap(imageMetadataEquals)) }
         if let adminMetadataEquals { builder.where("admin_metadata", .equal, encodeMap(adminMetadataEquals)) }
+        if hasNoSnapshots {
+            builder.where(SQLQueryString("NOT EXISTS (SELECT 1 FROM snapshots WHERE volume_id = \(bind: id))"))
+        }
+        if let snapshotsIn {
+            builder.where(
+                SQLQueryString(
+                    "NOT EXISTS (SELECT 1 FROM snapshots WHERE volume_id = \(bind: id) AND status NOT IN (\(binds: snapshotsIn.map(\.rawValue).sorted())))"
+                ))
+        }
+        if notSourceOfCreatingVolume {
+            // Aliased: inside the subquery, `volumes` alone would mean the row being updated.
+            builder.where(
+                SQLQueryString(
+                    "NOT EXISTS (SELECT 1 FROM volumes AS copy WHERE copy.source_volid = \(bind: id) AND copy.status = \(bind: VolumeStatus.creating.rawValue))"
+                ))
+        }
+        for condition in requiring { builder.where(condition.sql) }
     }
 }

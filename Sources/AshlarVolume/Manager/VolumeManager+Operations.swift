@@ -16,11 +16,19 @@ extension VolumeManager {
                 return
             }
             do {
-                try await driver.createVolume(id: volume.id, sizeGB: volume.size)
+                if let snapshotID = volume.snapshotID {
+                    try await driver.createVolume(id: volume.id, sizeGB: volume.size, fromSnapshot: snapshotID)
+                } else if let sourceID = volume.sourceVolumeID {
+                    try await driver.createVolume(id: volume.id, sizeGB: volume.size, cloneOf: sourceID)
+                } else {
+                    try await driver.createVolume(id: volume.id, sizeGB: volume.size)
+                }
             } catch {
                 log.error("create of volume \(volume.id) failed: \(error)")
                 try? await driver.deleteVolume(id: volume.id)
-                if args.allowReschedule {
+                // A copy can only be made where its source lives: another backend would fail the same way.
+                let copy = volume.snapshotID != nil || volume.sourceVolumeID != nil
+                if args.allowReschedule && !copy {
                     var spec = args.requestSpec
                     spec.attemptedHosts.append(host)
                     try await scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context)
@@ -62,6 +70,11 @@ extension VolumeManager {
                 return
             }
             do {
+                // A cascading delete takes the snapshots first; without cascade the API let none remain.
+                for snapshot in try await snapshots.of(volumeID: volumeID) {
+                    try await driver.deleteSnapshot(id: snapshot.id)
+                    try await snapshots.delete(snapshot.id)
+                }
                 try await driver.deleteVolume(id: volumeID)
             } catch {
                 log.error("delete of volume \(volumeID) failed: \(error)")
@@ -90,6 +103,18 @@ struct VolumeEndpoint: RPCEndpoint {
             return nil
         case VolumeRPC.Method.deleteVolume:
             await manager.delete(try message.arguments(VolumeRPC.DeleteVolume.self).volumeID, context: message.context)
+            return nil
+        case VolumeRPC.Method.createSnapshot:
+            await manager.createSnapshot(try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID, context: message.context)
+            return nil
+        case VolumeRPC.Method.deleteSnapshot:
+            await manager.deleteSnapshot(try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID, context: message.context)
+            return nil
+        case VolumeRPC.Method.extendVolume:
+            await manager.extend(try message.arguments(VolumeRPC.ExtendVolume.self), context: message.context)
+            return nil
+        case VolumeRPC.Method.revertToSnapshot:
+            await manager.revert(try message.arguments(VolumeRPC.RevertToSnapshot.self), context: message.context)
             return nil
         case VolumeRPC.Method.publishServiceCapabilities:
             try await manager.publishCapabilities()

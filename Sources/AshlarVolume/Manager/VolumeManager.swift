@@ -14,6 +14,8 @@ public struct VolumeManager: Service {
     public let availabilityZone: String
     public let driver: any VolumeDriver
     public let volumes: VolumeStore
+    public let snapshots: SnapshotStore
+    let messages: MessageStore
     public let services: ServiceStore
     public let transport: any RPCTransport
     public let reportInterval: Duration
@@ -28,6 +30,8 @@ public struct VolumeManager: Service {
         self.availabilityZone = availabilityZone
         self.driver = driver
         self.volumes = VolumeStore(db: database)
+        self.snapshots = SnapshotStore(db: database)
+        self.messages = MessageStore(db: database)
         self.services = ServiceStore(db: database)
         self.transport = transport
         self.reportInterval = reportInterval
@@ -100,22 +104,53 @@ public struct VolumeManager: Service {
     }
 
     func currentCapabilities() async throws -> [String: JSONValue] {
+        // Provisioned space is what volumes and snapshots could grow to: a snapshot may come to hold all of its
+        // volume's data once the volume is overwritten, copy-on-write or not.
         let placed = try await volumes.onBackend(host)
-        return try await driver.stats(provisionedGB: placed.reduce(0) { $0 + $1.size }, volumeCount: placed.count)
+        let snapshotted = try await snapshots.onBackend(host)
+        let provisioned =
+            placed.reduce(0) { $0 + max($1.size, $1.extendTo ?? 0) } + snapshotted.reduce(0) { $0 + $1.volumeSize }
+        return try await driver.stats(provisionedGB: provisioned, volumeCount: placed.count)
     }
 
     /// Finishes or fails what a previous run left in flight, so that nothing stays in a transitional state:
-    /// `creating` becomes `error` (its file, if any, is removed), `deleting` is deleted again.
+    /// `creating` becomes `error` (its file, if any, is removed, and its quota released), `deleting` is deleted
+    /// again; an extend or a revert, both safe to repeat, is done again; a snapshot being created becomes `error`
+    /// and one being deleted is deleted again.
     func recoverInterruptedWork() async {
+        let context = CallerContext.service(requestID: "req-" + UUID().uuidString.lowercased())
         do {
+            for snapshot in try await snapshots.onBackend(host) {
+                switch snapshot.status {
+                case .creating:
+                    try? await driver.deleteSnapshot(id: snapshot.id)
+                    try await snapshots.update(
+                        snapshot.id, statusIn: [.creating], set: .init(status: .error, consumesQuota: false))
+                    logger.info("snapshot \(snapshot.id) was being created when the service stopped; set to error")
+                case .deleting:
+                    await deleteSnapshot(snapshot.id, context: context)
+                default:
+                    break
+                }
+            }
             for volume in try await volumes.onBackend(host) {
                 switch volume.status {
                 case .creating:
                     try? await driver.deleteVolume(id: volume.id)
-                    try await volumes.update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error))
+                    try await volumes.failCreate(
+                        volume, requestID: context.requestID, eventID: "VOLUME_VOLUME_003_009",
+                        message: "create volume from backend storage: the volume service stopped while creating it.")
                     logger.info("volume \(volume.id) was being created when the service stopped; set to error")
                 case .deleting, .errorManagingDeleting:
-                    await delete(volume.id, context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
+                    await delete(volume.id, context: context)
+                case .extending:
+                    if let size = volume.extendTo {
+                        await extend(.init(volumeID: volume.id, newSize: size), context: context)
+                    }
+                case .reverting:
+                    if let snapshot = try await snapshots.of(volumeID: volume.id).first(where: { $0.status == .restoring }) {
+                        await revert(.init(volumeID: volume.id, snapshotID: snapshot.id), context: context)
+                    }
                 default:
                     break
                 }
