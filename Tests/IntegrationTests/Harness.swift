@@ -138,6 +138,10 @@ final class Server {
 
     /// `openstack … -f json`, parsed; fails the test when the command fails.
     func openstackJSON(_ arguments: String..., sourceLocation: SourceLocation = #_sourceLocation) async throws -> Any {
+        try await openstackJSON(arguments, sourceLocation: sourceLocation)
+    }
+
+    func openstackJSON(_ arguments: [String], sourceLocation: SourceLocation = #_sourceLocation) async throws -> Any {
         let out = try await Harness.run(
             Harness.venv + "/bin/openstack", arguments + ["-f", "json"],
             environment: ["OS_AUTH_TYPE": "none", "OS_ENDPOINT": url, "OS_VOLUME_API_VERSION": "3.71"])
