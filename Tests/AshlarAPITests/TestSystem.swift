@@ -59,7 +59,8 @@ final class TestSystem: Sendable {
 
     static func start(
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        configure: (inout AshlarConfig) -> Void = { _ in }
+        configure: (inout AshlarConfig) -> Void = { _ in },
+        driver wrap: (FileDriver) -> any VolumeDriver = { $0 }
     ) async throws -> TestSystem {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("ashlar-api-tests-\(UUID().uuidString.lowercased())", isDirectory: true)
@@ -74,7 +75,7 @@ final class TestSystem: Sendable {
         try await Bootstrap.ensureDefaultType(config: config, database: database, logger: quietLogger)
         let transport = InProcessTransport(logger: quietLogger)
         let volumeDirectory = directory.appendingPathComponent("volumes").path
-        let driver = FileDriver(directory: volumeDirectory, backendName: backendName)
+        let driver = wrap(FileDriver(directory: volumeDirectory, backendName: backendName))
         let manager = VolumeManager(
             host: backendHost, backendName: backendName, availabilityZone: config.storageAvailabilityZone,
             driver: driver, database: database, transport: transport, reportInterval: .seconds(1),
@@ -123,9 +124,10 @@ final class TestSystem: Sendable {
 func withSystem<T: Sendable>(
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
     configure: (inout AshlarConfig) -> Void = { _ in },
+    driver: (FileDriver) -> any VolumeDriver = { $0 },
     _ body: @Sendable (API) async throws -> T
 ) async throws -> T {
-    let system = try await TestSystem.start(registry: registry, configure: configure)
+    let system = try await TestSystem.start(registry: registry, configure: configure, driver: driver)
     do {
         let app = APIServer.application(
             environment: system.environment, host: "127.0.0.1", port: 0, logger: quietLogger)
