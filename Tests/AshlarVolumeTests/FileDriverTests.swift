@@ -61,6 +61,17 @@ struct FileDriverTests {
         }
     }
 
+    @Test("setup removes what an interrupted revert left behind, and nothing else")
+    func setupRemovesRevertLeftovers() async throws {
+        try await withDriver { driver, dir async throws in
+            try await driver.createVolume(id: "keep", sizeGB: 1)
+            let leftover = dir.appendingPathComponent(".volume-keep.revert-1a2b3c4d").path
+            #expect(FileManager.default.createFile(atPath: leftover, contents: Data("half".utf8)))
+            try await driver.doSetup()
+            #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["volume-keep"])
+        }
+    }
+
     @Test("deleteVolume removes the file and is idempotent")
     func deleteIdempotent() async throws {
         try await withDriver { driver, dir async throws in

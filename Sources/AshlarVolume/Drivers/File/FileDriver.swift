@@ -50,6 +50,11 @@ public struct FileDriver: VolumeDriver {
         guard access(directory, W_OK) == 0 else {
             throw AshlarError(.driverFailure, "The volume directory \(directory) is not writable.")
         }
+        // A revert that died half-way leaves its temporary copy behind (the volume itself is untouched): remove it.
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        where name.hasPrefix(".volume-") && name.contains(".revert-") {
+            unlink("\(directory)/\(name)")
+        }
     }
 
     public func createVolume(id: String, sizeGB: Int) async throws {
