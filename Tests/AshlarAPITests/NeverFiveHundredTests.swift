@@ -6,7 +6,7 @@ import Testing
 /// One malformed request of the sweep.
 struct Probe: Sendable, CustomStringConvertible {
     var method: HTTPRequest.Method
-    /// May contain `{vol}`, `{type}`, `{ptype}`, `{host}`, `{node}`.
+    /// May contain `{vol}`, `{type}`, `{ptype}`, `{snap}`, `{host}`, `{node}` (the path and the body).
     var path: String
     var body: String?
     var version: String?
@@ -55,7 +55,10 @@ struct NeverFiveHundredTests {
         (.post, "/v3/types/{ptype}/action"), (.post, "/v3/types/{type}/extra_specs"),
         (.put, "/v3/types/{type}/extra_specs/k"), (.put, "/v3/os-services/enable"),
         (.put, "/v3/os-services/disable"), (.put, "/v3/os-services/disable-log-reason"),
-        (.post, "/v3/admin/volumes"), (.post, "/v3/admin/volumes/{vol}/action"),
+        (.post, "/v3/admin/volumes"), (.post, "/v3/admin/volumes/{vol}/action"), (.post, "/v3/snapshots"),
+        (.put, "/v3/snapshots/{snap}"), (.post, "/v3/snapshots/{snap}/action"),
+        (.post, "/v3/snapshots/{snap}/metadata"), (.put, "/v3/snapshots/{snap}/metadata"),
+        (.put, "/v3/snapshots/{snap}/metadata/k"), (.put, "/v3/os-quota-sets/admin"),
     ]
 
     static var probes: [Probe] {
@@ -258,6 +261,137 @@ struct NeverFiveHundredTests {
         probes.append(
             Probe(.put, "/v3/os-services/reboot", #"{"host": "{host}", "binary": "cinder-volume"}"#, expect: 404))
 
+        // Extend and revert.
+        for body in [
+            #"{"os-extend": {}}"#, #"{"os-extend": null}"#, #"{"os-extend": []}"#, #"{"os-extend": "2"}"#,
+            #"{"os-extend": {"new_size": null}}"#, #"{"os-extend": {"new_size": "x"}}"#,
+            #"{"os-extend": {"new_size": 0}}"#, #"{"os-extend": {"new_size": -1}}"#, #"{"os-extend": {"new_size": 1}}"#,
+            #"{"os-extend": {"new_size": 1.5}}"#, #"{"os-extend": {"new_size": []}}"#,
+            #"{"os-extend": {"new_size": 2147483648}}"#, #"{"os-extend": {"new_size": 1e300}}"#,
+            #"{"os-extend": {"new_size": 2, "bogus": 1}}"#, #"{"os-extend": {"size": 2}}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/volumes/{vol}/action", body, expect: 400))
+        }
+        probes.append(Probe(.post, "/v3/volumes/{vol}/action", #"{"os-extend": {"new_size": 5000}}"#, expect: 413))
+        for body in [
+            #"{"revert": {}}"#, #"{"revert": null}"#, #"{"revert": []}"#, #"{"revert": "{snap}"}"#,
+            #"{"revert": {"snapshot_id": null}}"#, #"{"revert": {"snapshot_id": 5}}"#,
+            #"{"revert": {"snapshot_id": "x"}}"#, #"{"revert": {"snapshot_id": ["{snap}"]}}"#,
+            #"{"revert": {"snapshot_id": "{snap}", "bogus": 1}}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/volumes/{vol}/action", body, version: "3.40", expect: 400))
+        }
+        probes.append(
+            Probe(
+                .post, "/v3/volumes/{vol}/action", #"{"revert": {"snapshot_id": "\#(randomID())"}}"#, version: "3.40",
+                expect: 404))
+        for version in ["3.0", "3.39"] {
+            probes.append(
+                Probe(
+                    .post, "/v3/volumes/{vol}/action", #"{"revert": {"snapshot_id": "{snap}"}}"#, version: version,
+                    expect: 404))
+        }
+
+        // Snapshot create.
+        for body in [
+            #"{"snapshot": null}"#, #"{"snapshot": []}"#, #"{"snapshot": "x"}"#, #"{"snapshot": 1}"#,
+            #"{"snapshot": {}}"#, #"{"snapshot": {"volume_id": null}}"#, #"{"snapshot": {"volume_id": 5}}"#,
+            #"{"snapshot": {"volume_id": "x"}}"#, #"{"snapshot": {"volume_id": []}}"#,
+            #"{"snapshot": {"volume_id": "{vol}x"}}"#, #"{"snapshot": {"volume_id": "{vol}", "name": 5}}"#,
+            #"{"snapshot": {"volume_id": "{vol}", "name": "\#(long)"}}"#,
+            #"{"snapshot": {"volume_id": "{vol}", "description": []}}"#,
+            #"{"snapshot": {"volume_id": "{vol}", "metadata": "x"}}"#,
+            #"{"snapshot": {"volume_id": "{vol}", "metadata": {"k": 1}}}"#,
+            #"{"snapshot": {"volume_id": "{vol}", "metadata": {"": "v"}}}"#,
+            #"{"snapshot": {"volume_id": "{vol}", "force": "maybe"}}"#,
+            #"{"snapshot": {"volume_id": "{vol}", "force": 5}}"#, #"{"snapshot": {"volume_id": "{vol}", "force": []}}"#,
+            #"{"snapshots": {"volume_id": "{vol}"}}"#, #"{"volume": {"volume_id": "{vol}"}}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/snapshots", body, expect: 400))
+        }
+        probes.append(
+            Probe(.post, "/v3/snapshots", #"{"snapshot": {"volume_id": "{vol}", "bogus": 1}}"#, version: "3.53", expect: 400))
+        probes.append(
+            Probe(
+                .post, "/v3/snapshots", #"{"snapshot": {"volume_id": "{vol}", "force": false}}"#, version: "3.66",
+                expect: 400))
+        probes.append(Probe(.post, "/v3/snapshots", #"{"snapshot": {"volume_id": "\#(randomID())"}}"#, expect: 404))
+
+        // Snapshot update, actions, lists and ids.
+        for body in [
+            #"{"snapshot": {}}"#, #"{"snapshot": {"name": 5}}"#, #"{"snapshot": {"description": []}}"#,
+            #"{"snapshot": null}"#, #"{"snapshot": "x"}"#, #"{"snapshot": {"name": "\#(long)"}}"#,
+            #"{"volume": {"name": "x"}}"#,
+        ] {
+            probes.append(Probe(.put, "/v3/snapshots/{snap}", body, expect: 400))
+        }
+        probes.append(Probe(.put, "/v3/snapshots/{snap}", #"{"snapshot": {"size": 9}}"#, version: "3.53", expect: 400))
+        for body in [
+            #"{}"#, #"{"a": {}, "b": {}}"#, #"{"os-reset_status": []}"#, #"{"os-reset_status": "error"}"#,
+            #"{"os-reset_status": {}}"#, #"{"os-reset_status": {"status": 5}}"#,
+            #"{"os-reset_status": {"status": null}}"#, #"{"os-reset_status": {"status": "bogus"}}"#,
+            #"{"os-reset_status": {"status": "deleting"}}"#, #"{"os-reset_status": {"status": "\#(long)"}}"#,
+            #"{"os-reset_status": {"status": "available", "bogus": 1}}"#, #"{"os-force_delete": "now"}"#,
+            #"{"os-update_snapshot_status": {}}"#, #"{"os-update_snapshot_status": {"status": "error"}}"#,
+            #"{"os-update_snapshot_status": {"status": "available"}}"#,
+            #"{"os-update_snapshot_status": {"status": "bogus"}}"#,
+            #"{"os-update_snapshot_status": {"status": "available", "progress": 5}}"#,
+            #"{"os-update_snapshot_status": {"status": "available", "bogus": 1}}"#, #"{"os-fly": {}}"#,
+            #"{"": {}}"#, #"{"💾": {}}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/snapshots/{snap}/action", body, expect: 400))
+        }
+        for query in [
+            "limit=abc", "limit=-5", "offset=x", "marker=nope", "marker=\(randomID())", "sort=name:sideways",
+            "sort_key=bogus", "sort_dir=up", "metadata=notadict", "consumes_quota=maybe", "with_count=maybe",
+        ] {
+            probes.append(Probe(.get, "/v3/snapshots?\(query)", version: "3.45"))
+            probes.append(Probe(.get, "/v3/snapshots/detail?\(query)", version: "3.45"))
+        }
+        for id in [randomID(), "x", String(repeating: "9", count: 5000), "%F0%9F%92%BE", "%00"] {
+            probes.append(Probe(.get, "/v3/snapshots/\(id)", expect: 404))
+            probes.append(Probe(.put, "/v3/snapshots/\(id)", #"{"snapshot": {"name": "x"}}"#, expect: 404))
+            probes.append(Probe(.delete, "/v3/snapshots/\(id)", expect: 404))
+            probes.append(
+                Probe(.post, "/v3/snapshots/\(id)/action", #"{"os-reset_status": {"status": "error"}}"#, expect: 404))
+            probes.append(Probe(.get, "/v3/snapshots/\(id)/metadata", expect: 404))
+        }
+
+        // Snapshot metadata.
+        for body in [
+            #"{"metadata": []}"#, #"{"metadata": {"k": 5}}"#, #"{"metadata": null}"#, #"{"metadata": "k"}"#,
+            #"{"meta": {"k": "v"}}"#, #"{"metadata": {"k": "\#(String(repeating: "v", count: 256))"}}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/snapshots/{snap}/metadata", body, expect: 400))
+            probes.append(Probe(.put, "/v3/snapshots/{snap}/metadata", body, expect: 400))
+        }
+        for body in [#"{"meta": []}"#, #"{"meta": {"x": "1"}}"#, #"{"meta": {"k": "1", "j": "2"}}"#, #"{"meta": {}}"#] {
+            probes.append(Probe(.put, "/v3/snapshots/{snap}/metadata/k", body, expect: 400))
+        }
+        probes.append(Probe(.get, "/v3/snapshots/{snap}/metadata/nope", expect: 404))
+        probes.append(Probe(.delete, "/v3/snapshots/{snap}/metadata/nope", expect: 404))
+        probes.append(
+            Probe(.put, "/v3/snapshots/{snap}/metadata", #"{"metadata": {"x": "y"}}"#, version: "3.15", expect: 412))
+
+        // Quota sets.
+        for body in [
+            #"{"quota_set": {}}"#, #"{"quota_set": null}"#, #"{"quota_set": []}"#, #"{"quota_set": "x"}"#,
+            #"{"quota_set": {"volumes": "x"}}"#, #"{"quota_set": {"volumes": null}}"#,
+            #"{"quota_set": {"volumes": 1.5}}"#, #"{"quota_set": {"volumes": true}}"#,
+            #"{"quota_set": {"volumes": []}}"#, #"{"quota_set": {"volumes": -2}}"#,
+            #"{"quota_set": {"volumes": 2147483648}}"#, #"{"quota_set": {"volumes": 99999999999999999999999}}"#,
+            #"{"quota_set": {"bogus": 1}}"#, #"{"quota_set": {"volumes": 5}, "extra": 1}"#,
+            #"{"quota_set": {"volumes": 1}}"#, #"{"quota_set": {"gigabytes": 1}}"#,
+            #"{"quota_set": {"snapshots": 0}}"#,
+        ] {
+            probes.append(Probe(.put, "/v3/os-quota-sets/admin", body, expect: 400))
+        }
+        probes.append(Probe(.get, "/v3/os-quota-sets/admin?usage=maybe", expect: 400))
+        probes.append(
+            Probe(
+                .put, "/v3/os-quota-sets/\(String(repeating: "p", count: 256))", #"{"quota_set": {"volumes": 5}}"#,
+                expect: 400))
+
         // Messages.
         probes.append(Probe(.get, "/v3/messages", expect: 404))
         probes.append(Probe(.get, "/v3/messages/\(randomID())", version: "3.3", expect: 404))
@@ -292,7 +426,9 @@ struct NeverFiveHundredTests {
             (.post, "/v3/limits"), (.get, "/v3/os-services/enable"), (.post, "/healthcheck"), (.delete, "/metrics"),
             (.get, "/v3/admin/nothing/here"), (.put, "/v3/snapshots"), (.get, "/v3/backups/detail"),
             (.get, "/v2/volumes"), (.get, "/v4/"), (.get, "/favicon.ico"), (.get, "/v3/volumes/{vol}/metadata/k/extra"),
-            (.options, "/v3/volumes"),
+            (.options, "/v3/volumes"), (.delete, "/v3/snapshots"), (.post, "/v3/snapshots/{snap}"),
+            (.get, "/v3/snapshots/{snap}/action"), (.delete, "/v3/snapshots/{snap}/metadata"),
+            (.post, "/v3/snapshots/detail"), (.post, "/v3/os-quota-sets/admin"),
         ].map { Probe($0.0, $0.1) }
     }
 
@@ -301,9 +437,10 @@ struct NeverFiveHundredTests {
         var volume: String
         var type: String
         var privateType: String
+        var snapshot: String
     }
 
-    /// A volume with metadata, a public type in use and a private type.
+    /// A volume with metadata and a snapshot (with metadata), a public type in use and a private type.
     func makeWorld(_ api: API) async throws -> World {
         try await api.waitForServices()
         let volume = try await api.createAvailableVolume(name: "keep", extra: ["metadata": ["k": "v"]])
@@ -314,14 +451,19 @@ struct NeverFiveHundredTests {
             "/v3/types", ["volume_type": ["name": "hidden", "os-volume-type-access:is_public": false]])
         let privateType = try #require(privateReply.json["volume_type"]["id"].string)
         _ = try await api.createAvailableVolume(name: "typed", extra: ["volume_type": "sweep"])
-        return World(volume: volume, type: type, privateType: privateType)
+        let snapshot = try await api.createAvailableSnapshot(of: volume, name: "kept", extra: ["metadata": ["k": "v"]])
+        return World(volume: volume, type: type, privateType: privateType, snapshot: snapshot)
     }
 
-    /// What must not change: volumes, types, extra specs, access lists, default types, services and messages.
+    /// What must not change: volumes, snapshots, types, extra specs, access lists, default types, quotas, services
+    /// and messages.
     func snapshot(_ api: API, _ world: World) async throws -> [JSON] {
         [
             try await api.get("/v3/volumes/detail?all_tenants=1", version: "latest").json,
             try await api.get("/v3/volumes/\(world.volume)/metadata").json,
+            try await api.get("/v3/snapshots/detail?all_tenants=1", version: "latest").json,
+            try await api.get("/v3/snapshots/\(world.snapshot)/metadata").json,
+            try await api.get("/v3/os-quota-sets/admin?usage=true").json,
             try await api.get("/v3/types?is_public=None").json,
             try await api.get("/v3/types/\(world.type)/extra_specs").json,
             try await api.get("/v3/types/\(world.privateType)/os-volume-type-access").json,
@@ -342,10 +484,15 @@ struct NeverFiveHundredTests {
     /// Sends every probe and checks each answer is a 4xx Cinder fault (with the exact status when known).
     func run(_ probes: [Probe], _ api: API, _ world: World) async throws {
         for probe in probes {
-            let path = probe.path.replacingOccurrences(of: "{vol}", with: world.volume)
-                .replacingOccurrences(of: "{ptype}", with: world.privateType)
-                .replacingOccurrences(of: "{type}", with: world.type)
-            let body = probe.body?.replacingOccurrences(of: "{host}", with: TestSystem.backendHost)
+            func fill(_ text: String) -> String {
+                text.replacingOccurrences(of: "{vol}", with: world.volume)
+                    .replacingOccurrences(of: "{ptype}", with: world.privateType)
+                    .replacingOccurrences(of: "{type}", with: world.type)
+                    .replacingOccurrences(of: "{snap}", with: world.snapshot)
+                    .replacingOccurrences(of: "{host}", with: TestSystem.backendHost)
+            }
+            let path = fill(probe.path)
+            let body = probe.body.map(fill)
             var headers: HTTPFields = [:]
             if path.hasSuffix("/metadata"), probe.expected == 412 { headers[.ifMatch] = "stale-etag" }
             let reply = try await api.request(
@@ -375,6 +522,7 @@ struct NeverFiveHundredTests {
             let after = try await snapshot(api, world)
             #expect(after == before)
             #expect(try await api.volume(world.volume)?["status"].string == "available")
+            #expect(try await api.snapshot(world.snapshot)?["status"].string == "available")
         }
     }
 

@@ -269,6 +269,7 @@ struct SnapshotsController {
         switch action {
         case "os-reset_status":
             try context.requireAdmin("volume_extension:snapshot_admin_actions:reset_status")
+            try fields.rejectUnknown(["status"])
             let status = try Self.status(fields.requiredString("status"))
             guard status != .deleting else {
                 throw AshlarError(

@@ -149,10 +149,11 @@ struct VolumeActionsController {
         guard let snapshotID = try fields.uuid("snapshot_id") ?? nil else {
             throw AshlarError(.invalidInput, "Invalid input received: 'snapshot_id' is a required property.")
         }
-        guard let snapshot = try await env.snapshots.get(snapshotID, projectID: volume.projectID),
-            snapshot.volumeID == volume.id
-        else { throw AshlarError.snapshotNotFound(snapshotID) }
-        guard try await env.snapshots.of(volumeID: volume.id).first?.id == snapshot.id else {
+        guard let snapshot = try await env.snapshots.get(snapshotID, projectID: volume.projectID) else {
+            throw AshlarError.snapshotNotFound(snapshotID)
+        }
+        guard snapshot.volumeID == volume.id, try await env.snapshots.of(volumeID: volume.id).first?.id == snapshot.id
+        else {
             throw AshlarError(
                 .invalidInput,
                 "Invalid input received: Volume \(volume.id) can only be reverted to its latest snapshot, and \(snapshot.id) is not.")

@@ -434,6 +434,14 @@ struct VolumesController {
                 throw AshlarError.invalidVolume(
                     "Volume \(volume.id) is being cloned to volume \(sourcing[0].id); delete it once that is done.")
             }
+            for snapshot in snapshots {
+                let copies = try await env.volumes.list(
+                    ListQuery(projectID: nil, conditions: [.init("snapshot_id", .eq, .string(snapshot.id)), .init("status", .eq, .string("creating"))]))
+                if let copy = copies.first {
+                    throw AshlarError.invalidVolume(
+                        "Volume \(copy.id) is being created from snapshot \(snapshot.id) of volume \(volume.id); delete the volume once that is done.")
+                }
+            }
             throw AshlarError.invalidVolume(
                 "Volume status must be available or error or error_restoring or error_extending or error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a transfer, or be disassociated from snapshots after volume transfer. (It is \(current.status.rawValue), attach status \(current.attachStatus.rawValue).)"
             )

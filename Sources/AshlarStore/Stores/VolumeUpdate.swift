@@ -118,6 +118,11 @@ public struct VolumeCondition: Sendable {
                 SQLQueryString(
                     "NOT EXISTS (SELECT 1 FROM snapshots WHERE volume_id = \(bind: id) AND status NOT IN (\(binds: snapshotsIn.map(\.rawValue).sorted())))"
                 ))
+            // Nor may a snapshot that goes with the volume be the source of a volume being made right now.
+            builder.where(
+                SQLQueryString(
+                    "NOT EXISTS (SELECT 1 FROM volumes AS copy JOIN snapshots AS source ON copy.snapshot_id = source.id WHERE source.volume_id = \(bind: id) AND copy.status = \(bind: VolumeStatus.creating.rawValue))"
+                ))
         }
         if notSourceOfCreatingVolume {
             // Aliased: inside the subquery, `volumes` alone would mean the row being updated.
