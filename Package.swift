@@ -124,9 +124,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AshlarMessagingTests", dependencies: ["AshlarMessaging"], swiftSettings: swiftSettings),
+        // What several test targets share: a tgtd of the test's own (debug builds only: it imports AshlarVolume
+        // @testable).
+        .target(
+            name: "AshlarTestSupport",
+            dependencies: ["AshlarCore", "AshlarVolume"],
+            path: "Tests/AshlarTestSupport",
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "AshlarVolumeTests",
-            dependencies: ["AshlarVolume", "AshlarScheduler", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AshlarVolume", "AshlarScheduler", "AshlarTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -139,6 +149,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         // Needs real parts: the built `ashlar` binary and the openstack/cinder clients.
-        .testTarget(name: "IntegrationTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["AshlarCore", "AshlarTestSupport"], swiftSettings: swiftSettings),
     ]
 )
