@@ -34,12 +34,13 @@ struct AllInOne {
                 maxOverSubscriptionRatio: backend.maxOverSubscriptionRatio,
                 extraCapabilities: backend.extraCapabilities, filterFunction: backend.filterFunction,
                 goodnessFunction: backend.goodnessFunction)
+            let iscsi = try ISCSIConfig(backend: backend)
             services.append(
                 VolumeManager(
                     host: backend.host, backendName: backend.volumeBackendName,
                     availabilityZone: backend.backendAvailabilityZone ?? config.storageAvailabilityZone,
                     driver: driver, database: database, transport: transport, reportInterval: reportInterval,
-                    logger: logger))
+                    logger: logger, target: try ISCSIConfig.target(for: backend, config: iscsi), iscsi: iscsi))
         }
         let filterScheduler = try FilterScheduler.make(
             filterNames: config.scheduler.defaultFilters, weigherNames: config.scheduler.defaultWeighers,

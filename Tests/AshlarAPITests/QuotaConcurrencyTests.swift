@@ -24,6 +24,7 @@ final class FlakyDriver: VolumeDriver, Sendable {
         try await base.createVolume(id: id, sizeGB: sizeGB)
     }
     func deleteVolume(id: String) async throws { try await base.deleteVolume(id: id) }
+    func localPath(forVolume id: String) -> String { base.localPath(forVolume: id) }
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue] {
         try await base.stats(provisionedGB: provisionedGB, volumeCount: volumeCount)
     }

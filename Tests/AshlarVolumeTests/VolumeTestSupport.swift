@@ -185,6 +185,8 @@ final class ScriptedDriver: VolumeDriver {
         if failRevert { throw AshlarError(.driverFailure, "scripted revert failure") }
     }
 
+    func localPath(forVolume id: String) -> String { "/dev/null/volume-\(id)" }
+
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue] {
         [
             "volume_backend_name": "backend",

@@ -412,7 +412,8 @@ public struct AshlarConfig: Sendable, Equatable {
     static let backendOptions: Set<String> = [
         "volume_driver", "volume_backend_name", "file_volume_dir", "file_capacity_gb", "backend_host",
         "backend_availability_zone", "reserved_percentage", "max_over_subscription_ratio", "extra_capabilities",
-        "filter_function", "goodness_function",
+        "filter_function", "goodness_function", "target_helper", "target_ip_address", "target_port", "target_prefix",
+        "iscsi_target_flags", "use_chap_auth", "chap_username", "chap_password", "tgt_control_port",
     ]
 
     /// Common cinder options Ashlar accepts without a warning, so an existing
@@ -429,9 +430,7 @@ public struct AshlarConfig: Sendable, Equatable {
         "allow_availability_zone_fallback", "message_ttl", "message_reap_interval",
         "quota_driver", "use_default_quota_class", "reservation_expire", "scheduler_driver",
         // targets and drivers
-        "target_helper", "target_ip_address", "target_port", "target_prefix", "target_protocol",
-        "iscsi_target_flags", "iscsi_protocol", "iscsi_helper", "iscsi_ip_address",
-        "use_chap_auth", "chap_username", "chap_password",
+        "target_protocol", "iscsi_protocol", "iscsi_helper", "iscsi_ip_address",
         "volume_group", "volumes_dir", "lvm_type", "volume_clear", "volume_clear_size",
         "backend_stats_polling_interval", "storage_protocol", "volume_name_template", "snapshot_name_template",
         "image_volume_cache_enabled",

@@ -26,6 +26,10 @@ public struct Volume: Sendable, Hashable {
     public var consumesQuota: Bool
     /// While an extend is under way, the size it grows the volume to (already counted against the quota).
     public var extendTo: Int?
+    /// Where the volume is exported (`portal,tid iqn lun`), while it is.
+    public var providerLocation: String?
+    /// `CHAP <user> <secret>` for the volume's export, made on its first attach and kept.
+    public var providerAuth: String?
     public var metadata: [String: String]
     /// Admin metadata (`readonly`, …): not shown to users, read by drivers.
     public var adminMetadata: [String: String]
@@ -44,7 +48,7 @@ public struct Volume: Sendable, Hashable {
         host: String? = nil, bootable: Bool = false, multiattach: Bool = false, encrypted: Bool = false,
         snapshotID: String? = nil, sourceVolumeID: String? = nil, migrationStatus: String? = nil,
         replicationStatus: String? = nil, previousStatus: String? = nil, consumesQuota: Bool = true,
-        extendTo: Int? = nil,
+        extendTo: Int? = nil, providerLocation: String? = nil, providerAuth: String? = nil,
         metadata: [String: String] = [:], adminMetadata: [String: String] = [:],
         imageMetadata: [String: String] = [:], createdAt: Date = Date(), updatedAt: Date? = nil,
         launchedAt: Date? = nil, volumeTypeName: String? = nil
@@ -70,6 +74,8 @@ public struct Volume: Sendable, Hashable {
         self.previousStatus = previousStatus
         self.consumesQuota = consumesQuota
         self.extendTo = extendTo
+        self.providerLocation = providerLocation
+        self.providerAuth = providerAuth
         self.metadata = metadata
         self.adminMetadata = adminMetadata
         self.imageMetadata = imageMetadata

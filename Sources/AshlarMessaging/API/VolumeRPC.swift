@@ -14,6 +14,47 @@ public enum VolumeRPC {
         public static let deleteSnapshot = "delete_snapshot"
         public static let extendVolume = "extend_volume"
         public static let revertToSnapshot = "revert_to_snapshot"
+        public static let initializeConnection = "initialize_connection"
+        public static let terminateConnection = "terminate_connection"
+    }
+
+    /// `initialize_connection(volume, connector)` (also what `attachment_update` does): exports the volume and
+    /// answers the connection info, `{"driver_volume_type": "iscsi", "data": {…}}`.
+    public struct InitializeConnection: Codable, Sendable {
+        public var volumeID: String
+        public var connector: [String: JSONValue]
+        /// `rw` or `ro`.
+        public var mode: String
+        public var attachmentID: String?
+        public init(volumeID: String, connector: [String: JSONValue], mode: String, attachmentID: String? = nil) {
+            self.volumeID = volumeID
+            self.connector = connector
+            self.mode = mode
+            self.attachmentID = attachmentID
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case connector, mode
+            case attachmentID = "attachment_id"
+        }
+    }
+
+    /// `terminate_connection(volume, connector, force)`, also what `attachment_delete` does: the export goes
+    /// once no live attachment other than `attachmentID` needs it.
+    public struct TerminateConnection: Codable, Sendable {
+        public var volumeID: String
+        public var connector: [String: JSONValue]?
+        public var attachmentID: String?
+        public init(volumeID: String, connector: [String: JSONValue]?, attachmentID: String?) {
+            self.volumeID = volumeID
+            self.connector = connector
+            self.attachmentID = attachmentID
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case connector
+            case attachmentID = "attachment_id"
+        }
     }
 
     /// `create_snapshot(snapshot)` / `delete_snapshot(snapshot, unmanage_only)`.
@@ -113,6 +154,26 @@ public enum VolumeRPC {
 
         public func revertToSnapshot(host: String, _ args: RevertToSnapshot, context: CallerContext) async throws {
             try await cast(Method.revertToSnapshot, args, host: host, context: context)
+        }
+
+        /// Exports the volume for a connector and returns the connection info (a call: the caller needs it).
+        public func initializeConnection(
+            host: String, _ args: InitializeConnection, context: CallerContext, timeout: Duration = .seconds(60)
+        ) async throws -> [String: JSONValue] {
+            let reply = try await transport.call(
+                RPCMessage(method: Method.initializeConnection, context: context, arguments: args),
+                to: .volume(host: host), timeout: timeout)
+            guard let reply else { return [:] }
+            return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
+        }
+
+        /// Ends a connection (a call, so the caller knows the export is gone before it says detached).
+        public func terminateConnection(
+            host: String, _ args: TerminateConnection, context: CallerContext, timeout: Duration = .seconds(60)
+        ) async throws {
+            _ = try await transport.call(
+                RPCMessage(method: Method.terminateConnection, context: context, arguments: args),
+                to: .volume(host: host), timeout: timeout)
         }
 
         private func cast(

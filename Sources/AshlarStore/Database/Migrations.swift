@@ -147,6 +147,29 @@ enum Migrations {
             )
             """,
         ],
+        [
+            """
+            CREATE TABLE volume_attachments (
+                id VARCHAR(36) PRIMARY KEY,
+                volume_id VARCHAR(36) NOT NULL,
+                project_id VARCHAR(255) NOT NULL,
+                instance_uuid VARCHAR(36),
+                attached_host VARCHAR(255),
+                mountpoint VARCHAR(255),
+                attach_mode VARCHAR(8) NOT NULL,
+                attach_status VARCHAR(64) NOT NULL,
+                connector TEXT,
+                connection_info TEXT,
+                attach_time DOUBLE PRECISION,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX volume_attachments_volume ON volume_attachments (volume_id)",
+            // Where the volume is exported (portal, IQN, LUN) and its CHAP credentials, as Cinder keeps them.
+            "ALTER TABLE volumes ADD COLUMN provider_location VARCHAR(255)",
+            "ALTER TABLE volumes ADD COLUMN provider_auth VARCHAR(255)",
+        ],
     ]
 
     static func run(on db: any SQLDatabase, logger: Logger) async throws {

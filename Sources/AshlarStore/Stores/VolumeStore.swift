@@ -202,6 +202,8 @@ public struct VolumeStore: Sendable {
             previousStatus: try row.optional("previous_status", String.self),
             consumesQuota: try row.decode(column: "consumes_quota", as: Bool.self),
             extendTo: try row.optional("extend_to", Int.self),
+            providerLocation: try row.optional("provider_location", String.self),
+            providerAuth: try row.optional("provider_auth", String.self),
             metadata: try row.stringMap("metadata"),
             adminMetadata: try row.stringMap("admin_metadata"),
             imageMetadata: try row.stringMap("image_metadata"),

@@ -19,6 +19,8 @@ public struct VolumeUpdate: Sendable {
     public var imageMetadata: [String: String]?
     public var launchedAt: Date?
     public var extendTo: Int??
+    public var providerLocation: String??
+    public var providerAuth: String??
     public var consumesQuota: Bool?
 
     public init(
@@ -26,7 +28,8 @@ public struct VolumeUpdate: Sendable {
         description: String?? = nil, size: Int? = nil, bootable: Bool? = nil, availabilityZone: String? = nil,
         migrationStatus: String?? = nil, previousStatus: String?? = nil, metadata: [String: String]? = nil,
         adminMetadata: [String: String]? = nil, imageMetadata: [String: String]? = nil, launchedAt: Date? = nil,
-        extendTo: Int?? = nil, consumesQuota: Bool? = nil
+        extendTo: Int?? = nil, consumesQuota: Bool? = nil, providerLocation: String?? = nil,
+        providerAuth: String?? = nil
     ) {
         self.status = status
         self.attachStatus = attachStatus
@@ -44,6 +47,8 @@ public struct VolumeUpdate: Sendable {
         self.launchedAt = launchedAt
         self.extendTo = extendTo
         self.consumesQuota = consumesQuota
+        self.providerLocation = providerLocation
+        self.providerAuth = providerAuth
     }
 
     func apply(to builder: SQLUpdateBuilder) {
@@ -63,6 +68,8 @@ public struct VolumeUpdate: Sendable {
         if let launchedAt { builder.set("launched_at", to: launchedAt.stored) }
         if let extendTo { builder.set("extend_to", to: SQLBind(extendTo)) }
         if let consumesQuota { builder.set("consumes_quota", to: consumesQuota) }
+        if let providerLocation { builder.set("provider_location", to: SQLBind(providerLocation)) }
+        if let providerAuth { builder.set("provider_auth", to: SQLBind(providerAuth)) }
     }
 }
 
@@ -81,6 +88,8 @@ public struct VolumeCondition: Sendable {
     public var snapshotsIn: Set<SnapshotStatus>?
     /// No volume is being made from this one (a delete would pull the data from under the clone).
     public var notSourceOfCreatingVolume: Bool
+    /// `provider_auth` is still unset (credentials are made once).
+    public var providerAuthIsNull: Bool
     /// Further conditions, e.g. the project's quota for the change.
     public var requiring: [Requirement]
 
@@ -89,7 +98,7 @@ public struct VolumeCondition: Sendable {
         metadataEquals: [String: String]? = nil, imageMetadataEquals: [String: String]? = nil,
         adminMetadataEquals: [String: String]? = nil, hasNoSnapshots: Bool = false,
         snapshotsIn: Set<SnapshotStatus>? = nil, notSourceOfCreatingVolume: Bool = false,
-        requiring: [Requirement] = []
+        providerAuthIsNull: Bool = false, requiring: [Requirement] = []
     ) {
         self.statusIn = statusIn
         self.statusNotIn = statusNotIn
@@ -101,6 +110,7 @@ public struct VolumeCondition: Sendable {
         self.snapshotsIn = snapshotsIn
         self.notSourceOfCreatingVolume = notSourceOfCreatingVolume
         self.requiring = requiring
+        self.providerAuthIsNull = providerAuthIsNull
     }
 
     func apply(to builder: SQLUpdateBuilder, id: String) {
@@ -131,6 +141,7 @@ public struct VolumeCondition: Sendable {
                     "NOT EXISTS (SELECT 1 FROM volumes AS copy WHERE copy.source_volid = \(bind: id) AND copy.status = \(bind: VolumeStatus.creating.rawValue))"
                 ))
         }
+        if providerAuthIsNull { builder.where(SQLBinaryExpression(SQLIdentifier("provider_auth"), .is, SQLLiteral.null)) }
         for condition in requiring { builder.where(condition.sql) }
     }
 }

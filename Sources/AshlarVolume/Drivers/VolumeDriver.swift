@@ -26,4 +26,6 @@ public protocol VolumeDriver: Sendable {
     func revertVolume(id: String, toSnapshot snapshotID: String) async throws
     /// Capacity and capabilities in Cinder's stats format; `provisionedGB`/`volumeCount` come from the database.
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue]
+    /// The file or device holding the volume's data, for the target that exports it (Cinder's `local_path`).
+    func localPath(forVolume id: String) -> String
 }

@@ -116,6 +116,14 @@ struct VolumeEndpoint: RPCEndpoint {
         case VolumeRPC.Method.revertToSnapshot:
             await manager.revert(try message.arguments(VolumeRPC.RevertToSnapshot.self), context: message.context)
             return nil
+        case VolumeRPC.Method.initializeConnection:
+            let info = try await manager.initializeConnection(
+                try message.arguments(VolumeRPC.InitializeConnection.self), context: message.context)
+            return try RPCCoding.encoder.encode(info)
+        case VolumeRPC.Method.terminateConnection:
+            try await manager.terminateConnection(
+                try message.arguments(VolumeRPC.TerminateConnection.self), context: message.context)
+            return try RPCCoding.encoder.encode([String: String]())
         case VolumeRPC.Method.publishServiceCapabilities:
             try await manager.publishCapabilities()
             return nil

@@ -16,6 +16,12 @@ public struct VolumeManager: Service {
     public let volumes: VolumeStore
     public let snapshots: SnapshotStore
     let messages: MessageStore
+    public let attachments: AttachmentStore
+    /// The iSCSI target that exports this backend's volumes (`target_helper`); nil exports nothing.
+    public let target: (any ISCSITarget)?
+    public let iscsi: ISCSIConfig
+    /// Target changes one at a time: tgtadm picks target ids by looking at the ones in use.
+    let targetQueue = AsyncSerialQueue()
     public let services: ServiceStore
     public let transport: any RPCTransport
     public let reportInterval: Duration
@@ -23,7 +29,8 @@ public struct VolumeManager: Service {
 
     public init(
         host: String, backendName: String, availabilityZone: String, driver: any VolumeDriver, database: AshlarDatabase,
-        transport: any RPCTransport, reportInterval: Duration, logger: Logger
+        transport: any RPCTransport, reportInterval: Duration, logger: Logger, target: (any ISCSITarget)? = nil,
+        iscsi: ISCSIConfig = ISCSIConfig()
     ) {
         self.host = host
         self.backendName = backendName
@@ -32,6 +39,9 @@ public struct VolumeManager: Service {
         self.volumes = VolumeStore(db: database)
         self.snapshots = SnapshotStore(db: database)
         self.messages = MessageStore(db: database)
+        self.attachments = AttachmentStore(db: database)
+        self.target = target
+        self.iscsi = iscsi
         self.services = ServiceStore(db: database)
         self.transport = transport
         self.reportInterval = reportInterval
@@ -53,7 +63,10 @@ public struct VolumeManager: Service {
             logger.error("driver setup failed; the backend stays down: \(error)")
             try await services.heartbeat(host: host, binary: ServiceRecord.volumeBinary, backendState: "down")
         }
-        if driverReady { await recoverInterruptedWork() }
+        if driverReady {
+            await recoverInterruptedWork()
+            await ensureExports()
+        }
         let ready = driverReady
         let endpoint = VolumeEndpoint(manager: self)
         let node = host.split(separator: "@").first.map(String.init) ?? host
@@ -83,11 +96,17 @@ public struct VolumeManager: Service {
         }
     }
 
-    /// Heartbeat plus a capability report to the schedulers.
+    /// Heartbeat plus a capability report to the schedulers. A backend whose target daemon does not answer is
+    /// reported down (volumes can still be made there, but not attached), and its exports are put back as soon
+    /// as the daemon answers again (a restarted tgtd has none).
     func reportState(driverReady: Bool) async {
         do {
+            let targetProblem = await target?.checkReachable()
+            if let targetProblem { logger.warning("the iSCSI target is unreachable: \(targetProblem)") }
             try await services.heartbeat(
-                host: host, binary: ServiceRecord.volumeBinary, backendState: driverReady ? "up" : "down")
+                host: host, binary: ServiceRecord.volumeBinary,
+                backendState: driverReady && targetProblem == nil ? "up" : "down")
+            if driverReady && targetProblem == nil { await ensureExports() }
             if driverReady { try await publishCapabilities() }
         } catch {
             logger.warning("could not report state: \(error)")
@@ -95,7 +114,8 @@ public struct VolumeManager: Service {
     }
 
     func publishCapabilities() async throws {
-        let capabilities = try await currentCapabilities()
+        var capabilities = try await currentCapabilities()
+        if let problem = await target?.checkReachable() { Self.markDown(&capabilities, reason: problem) }
         try await scheduler.updateServiceCapabilities(
             .init(
                 serviceName: VolumeRPC.topic, host: host, availabilityZone: availabilityZone,

@@ -40,6 +40,8 @@ public struct FileDriver: VolumeDriver {
 
     public func path(for id: String) -> String { "\(directory)/volume-\(id)" }
 
+    public func localPath(forVolume id: String) -> String { path(for: id) }
+
     public func doSetup() async throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)

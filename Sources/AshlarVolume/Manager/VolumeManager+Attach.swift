@@ -1,0 +1,128 @@
+import AshlarCore
+import AshlarMessaging
+import AshlarStore
+import Foundation
+import Logging
+
+extension VolumeManager {
+    /// `initialize_connection`: exports the volume (LUN 1 of its own target, behind CHAP credentials made on its
+    /// first export and kept in `provider_auth`) and answers what the connector needs to log in, as Cinder's
+    /// iSCSI drivers do. Read-only volumes, and read-only attachments while no read-write one is live, are
+    /// exported read-only.
+    func initializeConnection(_ args: VolumeRPC.InitializeConnection, context: CallerContext) async throws
+        -> [String: JSONValue]
+    {
+        let log = logger(for: context)
+        guard let target else {
+            throw AshlarError(.invalidInput, "Backend \(host) exports no volumes: it has no target_helper.")
+        }
+        guard var volume = try await volumes.get(args.volumeID) else { throw AshlarError.volumeNotFound(args.volumeID) }
+        if let problem = await target.checkReachable() {
+            throw AshlarError(.unavailable, "The iSCSI target of backend \(host) cannot be reached: \(problem)")
+        }
+        let credentials = try await credentials(for: &volume)
+        let others = try await attachments.of(volumeID: volume.id).filter {
+            $0.id != args.attachmentID && Attachment.live.contains($0.status)
+        }
+        let readOnly = volume.isReadOnly || (args.mode == "ro" && !others.contains { $0.mode == "rw" })
+        let iqn = iscsi.iqn(forVolume: volume.id)
+        let export = ISCSIExport(
+            iqn: iqn, path: driver.localPath(forVolume: volume.id), chapUser: credentials?.user,
+            chapPassword: credentials?.password, readOnly: readOnly)
+        try await targetQueue.run { try await target.createExport(export) }
+        let location = "\(iscsi.portal),1 \(iqn) 1"
+        if volume.providerLocation != location {
+            try await volumes.update(volume.id, set: .init(providerLocation: .some(location)))
+        }
+        log.info("volume \(volume.id) exported as \(iqn)", metadata: ["read_only": "\(readOnly)"])
+        var data: [String: JSONValue] = [
+            "target_discovered": false, "target_portal": .string(iscsi.portal), "target_iqn": .string(iqn),
+            "target_lun": 1, "target_portals": [.string(iscsi.portal)], "target_iqns": [.string(iqn)],
+            "target_luns": [1], "volume_id": .string(volume.id), "access_mode": .string(readOnly ? "ro" : "rw"),
+            "encrypted": .bool(volume.encrypted), "discard": false, "qos_specs": .null, "cacheable": false,
+        ]
+        if let credentials {
+            data["auth_method"] = "CHAP"
+            data["auth_username"] = .string(credentials.user)
+            data["auth_password"] = .string(credentials.password)
+        }
+        return ["driver_volume_type": "iscsi", "data": .object(data)]
+    }
+
+    /// `terminate_connection`: the export goes once no live attachment other than `attachmentID` needs it.
+    func terminateConnection(_ args: VolumeRPC.TerminateConnection, context: CallerContext) async throws {
+        guard let target else { return }
+        let others = try await attachments.of(volumeID: args.volumeID).filter {
+            $0.id != args.attachmentID && Attachment.live.contains($0.status)
+        }
+        guard others.isEmpty else { return }
+        try await targetQueue.run { try await target.removeExport(iqn: iscsi.iqn(forVolume: args.volumeID)) }
+        try await volumes.update(args.volumeID, set: .init(providerLocation: .some(nil)))
+        logger(for: context).info("volume \(args.volumeID) no longer exported")
+    }
+
+    /// `ensure_export`: every volume of this backend with a live attachment is exported again if the target
+    /// daemon lost it (it keeps nothing across a restart), with the same IQN and credentials, so a host that
+    /// was attached logs in again as before.
+    func ensureExports() async {
+        guard let target else { return }
+        do {
+            let held = Set(try await attachments.onBackend(host).filter { Attachment.live.contains($0.status) }.map(\.volumeID))
+            guard !held.isEmpty else { return }
+            let present = try await target.exports()
+            for id in held where present[iscsi.iqn(forVolume: id)] == nil {
+                guard var volume = try await volumes.get(id) else { continue }
+                let credentials = try await credentials(for: &volume)
+                let writers = try await attachments.of(volumeID: id).filter {
+                    Attachment.live.contains($0.status) && $0.mode == "rw"
+                }
+                let readOnly = volume.isReadOnly || writers.isEmpty
+                let export = ISCSIExport(
+                    iqn: iscsi.iqn(forVolume: id), path: driver.localPath(forVolume: id), chapUser: credentials?.user,
+                    chapPassword: credentials?.password, readOnly: readOnly)
+                try await targetQueue.run { try await target.createExport(export) }
+                logger.info("export of volume \(id) restored")
+            }
+        } catch {
+            logger.warning("could not restore exports: \(error)")
+        }
+    }
+
+    /// The volume's CHAP credentials: those in `provider_auth`, else new ones (configured or generated), stored
+    /// with a compare-and-swap so that two first attaches agree.
+    private func credentials(for volume: inout Volume) async throws -> CHAPCredentials? {
+        if let auth = volume.providerAuth {
+            let parts = auth.split(separator: " ").map(String.init)
+            if parts.count == 3, parts[0] == "CHAP" { return CHAPCredentials(user: parts[1], password: parts[2]) }
+        }
+        guard let fresh = iscsi.newCHAPCredentials() else { return nil }
+        let auth = "CHAP \(fresh.user) \(fresh.password)"
+        if let stored = try await volumes.update(
+            volume.id, where: .init(providerAuthIsNull: true), set: .init(providerAuth: .some(auth)))
+        {
+            volume = stored
+            return fresh
+        }
+        // Someone else stored credentials first: use theirs.
+        guard let reread = try await volumes.get(volume.id), reread.providerAuth != nil else {
+            throw AshlarError.volumeNotFound(volume.id)
+        }
+        volume = reread
+        return try await credentials(for: &volume)
+    }
+
+    /// Marks a capability report down, with the reason, for the scheduler, get_pools and the service list.
+    static func markDown(_ capabilities: inout [String: JSONValue], reason: String) {
+        capabilities["backend_state"] = "down"
+        capabilities["backend_state_reason"] = .string(reason)
+        if case .array(let pools) = capabilities["pools"] {
+            capabilities["pools"] = .array(
+                pools.map { pool in
+                    guard case .object(var p) = pool else { return pool }
+                    p["backend_state"] = "down"
+                    p["backend_state_reason"] = .string(reason)
+                    return .object(p)
+                })
+        }
+    }
+}
