@@ -214,10 +214,12 @@ struct Harness: Sendable {
     var fileDriver: FileDriver { FileDriver(directory: volumeDir, backendName: Self.backend) }
     var client: VolumeRPC.Client { VolumeRPC.Client(transport: transport) }
 
-    func manager(driver: any VolumeDriver, reportInterval: Duration = .milliseconds(50)) -> VolumeManager {
+    func manager(
+        driver: any VolumeDriver, reportInterval: Duration = .milliseconds(50), target: (any ISCSITarget)? = nil
+    ) -> VolumeManager {
         VolumeManager(
             host: Self.host, backendName: Self.backend, availabilityZone: Self.zone, driver: driver, database: db,
-            transport: transport, reportInterval: reportInterval, logger: quietLogger)
+            transport: transport, reportInterval: reportInterval, logger: quietLogger, target: target)
     }
 
     /// The service row, once the manager has registered and reported at least `reports` times.
