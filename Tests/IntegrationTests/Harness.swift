@@ -70,11 +70,15 @@ final class Server {
     let stderrFile: URL
     fileprivate(set) var url = ""
 
-    init(extraArguments: [String] = []) throws {
-        stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-it-\(UUID().uuidString)")
+    /// Whether `deinit` removes the state folder (not when another server goes on with it).
+    var removesState = true
+
+    init(extraArguments: [String] = [], stateDirectory reused: URL? = nil) throws {
+        stateDirectory = reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
-        stdoutFile = stateDirectory.appendingPathComponent("serve.out")
-        stderrFile = stateDirectory.appendingPathComponent("serve.err")
+        let run = UUID().uuidString.prefix(8)
+        stdoutFile = stateDirectory.appendingPathComponent("serve-\(run).out")
+        stderrFile = stateDirectory.appendingPathComponent("serve-\(run).err")
         FileManager.default.createFile(atPath: stdoutFile.path, contents: nil)
         FileManager.default.createFile(atPath: stderrFile.path, contents: nil)
         guard FileManager.default.isExecutableFile(atPath: Harness.binary) else {
@@ -91,8 +95,8 @@ final class Server {
     }
 
     /// Starts `ashlar serve` and waits (bounded) for its ready line.
-    static func start(extraArguments: [String] = []) async throws -> Server {
-        let server = try Server(extraArguments: extraArguments)
+    static func start(extraArguments: [String] = [], stateDirectory: URL? = nil) async throws -> Server {
+        let server = try Server(extraArguments: extraArguments, stateDirectory: stateDirectory)
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: server.stdoutFile, encoding: .utf8)) ?? ""
@@ -126,7 +130,7 @@ final class Server {
     deinit {
         // A test that failed before stopping its server: end it by PID without waiting.
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        try? FileManager.default.removeItem(at: stateDirectory)
+        if removesState { try? FileManager.default.removeItem(at: stateDirectory) }
     }
 
     /// `openstack …` against this server (auth type none, endpoint from the server).
@@ -194,5 +198,25 @@ extension Server {
             )
         }
         return result
+    }
+}
+
+extension Server {
+    /// Any request on the API (as admin of project `admin`, at `version`): the status and the parsed JSON body
+    /// (empty when there is none).
+    func api(
+        _ method: String, _ path: String, _ body: [String: Any]? = nil, version: String = "3.71"
+    ) async throws -> (status: Int, json: [String: Any]) {
+        var request = URLRequest(url: URL(string: url + path)!)
+        request.httpMethod = method
+        request.setValue("admin:admin", forHTTPHeaderField: "X-Auth-Token")
+        request.setValue("volume \(version)", forHTTPHeaderField: "OpenStack-API-Version")
+        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        request.timeoutInterval = 60
+        if let body { request.httpBody = try JSONSerialization.data(withJSONObject: body) }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
+        let json = data.isEmpty ? [:] : (try? JSONSerialization.jsonObject(with: data) as? [String: Any]) ?? [:]
+        return (status, json ?? [:])
     }
 }

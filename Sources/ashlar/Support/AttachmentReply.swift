@@ -55,7 +55,9 @@ struct AttachmentReply: Equatable, Sendable {
     var volumeID: String?
     var mode: String?
     var driverVolumeType: String?
-    /// `connection_info.data`, values as text (numbers and booleans written out), for display.
+    /// The connection's data, values as text (numbers and booleans written out), for display. The attachments API
+    /// gives it flattened, beside `driver_volume_type` (as Cinder does); `os-initialize_connection` nests it under
+    /// `data`: both are read.
     var data: [String: String]
     var hasConnectionInfo: Bool
 
@@ -65,7 +67,7 @@ struct AttachmentReply: Equatable, Sendable {
         else { throw .transport("unexpected answer to the attachment create: no attachment id") }
         let info = attachment["connection_info"] as? [String: Any]
         var data: [String: String] = [:]
-        for (key, value) in (info?["data"] as? [String: Any]) ?? [:] {
+        for (key, value) in (info?["data"] as? [String: Any]) ?? info ?? [:] where key != "driver_volume_type" {
             if let text = scalarText(value) { data[key] = text }
         }
         return AttachmentReply(
