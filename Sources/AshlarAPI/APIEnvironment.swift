@@ -22,6 +22,7 @@ public struct APIEnvironment: Sendable {
     public let types: VolumeTypeStore
     public let services: ServiceStore
     public let messages: MessageStore
+    public let attachments: AttachmentStore
     public let transport: any RPCTransport
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
@@ -45,6 +46,7 @@ public struct APIEnvironment: Sendable {
         self.types = VolumeTypeStore(db: database)
         self.services = ServiceStore(db: database)
         self.messages = MessageStore(db: database)
+        self.attachments = AttachmentStore(db: database)
         self.transport = transport
         self.registry = registry
         self.logger = logger

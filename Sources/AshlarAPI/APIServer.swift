@@ -10,6 +10,7 @@ public enum APIServer {
         let volumes = VolumesController(env: environment)
         volumes.register(on: router)
         VolumeActionsController(env: environment, volumes: volumes).register(on: router)
+        AttachmentsController(env: environment).register(on: router)
         MetadataController(env: environment, subject: VolumeMetadataSubject(env: environment, volumes: volumes)).register(on: router)
         let snapshots = SnapshotsController(env: environment)
         snapshots.register(on: router)

@@ -1,4 +1,5 @@
 import AshlarCore
+import AshlarVolume
 import Foundation
 import HTTPTypes
 import Testing
@@ -392,6 +393,97 @@ struct NeverFiveHundredTests {
                 .put, "/v3/os-quota-sets/\(String(repeating: "p", count: 256))", #"{"quota_set": {"volumes": 5}}"#,
                 expect: 400))
 
+        // Attachments (3.27+; os-complete 3.44; mode 3.54). `{att}` is reserved on a volume of its own.
+        for (method, path, version) in [
+            (HTTPRequest.Method.post, "/v3/attachments", "3.54"), (.put, "/v3/attachments/{att}", "3.54"),
+            (.post, "/v3/attachments/{att}/action", "3.54"),
+        ] {
+            for body in junkBodies { probes.append(Probe(method, path, body, version: version, expect: 400)) }
+            probes.append(Probe(method, path, #"{"attachment": {"connector": {}}}"#, version: "3.26", expect: 404))
+        }
+        for body in [
+            #"{"attachment": null}"#, #"{"attachment": []}"#, #"{"attachment": "x"}"#, #"{"attachment": {}}"#,
+            #"{"attachment": {"volume_uuid": null}}"#, #"{"attachment": {"volume_uuid": 5}}"#,
+            #"{"attachment": {"volume_uuid": "x"}}"#, #"{"attachment": {"volume_uuid": ["{vol}"]}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "instance_uuid": "x"}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "instance_uuid": 5}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "connector": "x"}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "connector": []}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "mode": "rx"}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "mode": 5}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "mode": null}}"#,
+            #"{"attachment": {"volume_uuid": "{vol}", "bogus": 1}}"#, #"{"attachments": {"volume_uuid": "{vol}"}}"#,
+            #"{"attachment": {"volume_uuid": "\#(long)"}}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/attachments", body, version: "3.54", expect: 400))
+        }
+        probes.append(
+            Probe(.post, "/v3/attachments", #"{"attachment": {"volume_uuid": "{vol}", "mode": "ro"}}"#, version: "3.53",
+                expect: 400))
+        probes.append(
+            Probe(.post, "/v3/attachments", #"{"attachment": {"volume_uuid": "\#(randomID())"}}"#, version: "3.54",
+                expect: 404))
+        // The held volume is reserved: a second attachment of it is refused.
+        probes.append(
+            Probe(.post, "/v3/attachments", #"{"attachment": {"volume_uuid": "{held}"}}"#, version: "3.54", expect: 400))
+        for body in [
+            #"{"attachment": {}}"#, #"{"attachment": {"connector": {}}}"#, #"{"attachment": {"connector": null}}"#,
+            #"{"attachment": {"connector": "x"}}"#, #"{"attachment": {"connector": [1]}}"#, #"{"attachment": null}"#,
+            #"{"attachment": {"connector": {"host": "h"}, "mode": "ro"}}"#, #"{"connector": {"host": "h"}}"#,
+        ] {
+            probes.append(Probe(.put, "/v3/attachments/{att}", body, version: "3.54", expect: 400))
+        }
+        for body in [
+            #"{}"#, #"{"os-complete": {}, "x": {}}"#, #"{"os-complete": []}"#, #"{"os-complete": "x"}"#,
+            #"{"os-fly": {}}"#, #"{"": {}}"#, #"{"os-complete": null}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/attachments/{att}/action", body, version: "3.54", expect: 400))
+        }
+        probes.append(Probe(.post, "/v3/attachments/{att}/action", #"{"os-complete": null}"#, version: "3.43", expect: 404))
+        for id in [randomID(), "x", String(repeating: "9", count: 5000), "%F0%9F%92%BE", "%00"] {
+            probes.append(Probe(.get, "/v3/attachments/\(id)", version: "3.54", expect: 404))
+            probes.append(
+                Probe(.put, "/v3/attachments/\(id)", #"{"attachment": {"connector": {"host": "h"}}}"#, version: "3.54",
+                    expect: 404))
+            probes.append(Probe(.delete, "/v3/attachments/\(id)", version: "3.54", expect: 404))
+            probes.append(
+                Probe(.post, "/v3/attachments/\(id)/action", #"{"os-complete": null}"#, version: "3.54", expect: 404))
+        }
+        for query in ["limit=abc", "limit=-5", "offset=x", "marker=nope", "marker=\(randomID())", "sort=status:up", "sort_key=bogus"] {
+            probes.append(Probe(.get, "/v3/attachments?\(query)", version: "3.54"))
+            probes.append(Probe(.get, "/v3/attachments/detail?\(query)", version: "3.54"))
+        }
+        for path in ["/v3/attachments", "/v3/attachments/detail", "/v3/attachments/{att}"] {
+            probes.append(Probe(.get, path, version: "3.26", expect: 404))
+        }
+        probes.append(Probe(.delete, "/v3/attachments/{att}", version: "3.26", expect: 404))
+
+        // Legacy attach actions.
+        for body in [
+            #"{"os-attach": {}}"#, #"{"os-attach": null}"#, #"{"os-attach": {"mountpoint": "/dev/vdb"}}"#,
+            #"{"os-attach": {"instance_uuid": "{vol}"}}"#,
+            #"{"os-attach": {"instance_uuid": "{vol}", "host_name": "h", "mountpoint": "/dev/vdb"}}"#,
+            #"{"os-attach": {"instance_uuid": "x", "mountpoint": "/dev/vdb"}}"#,
+            #"{"os-attach": {"instance_uuid": "{vol}", "mountpoint": 5}}"#,
+            #"{"os-attach": {"instance_uuid": "{vol}", "mountpoint": "/dev/vdb", "mode": "rx"}}"#,
+            #"{"os-attach": {"instance_uuid": "{vol}", "mountpoint": "/dev/vdb", "bogus": 1}}"#,
+            #"{"os-attach": {"host_name": "h", "mountpoint": "\#(long)"}}"#, #"{"os-attach": []}"#,
+            #"{"os-initialize_connection": {}}"#, #"{"os-initialize_connection": null}"#,
+            #"{"os-initialize_connection": {"connector": "x"}}"#, #"{"os-initialize_connection": {"connector": {}}}"#,
+            #"{"os-initialize_connection": {"connector": {"host": "h"}, "x": 1}}"#,
+            #"{"os-terminate_connection": {}}"#, #"{"os-terminate_connection": {"connector": []}}"#,
+            #"{"os-detach": {"attachment_id": "x"}}"#, #"{"os-detach": {"attachment_id": 5}}"#,
+            #"{"os-detach": {"bogus": 1}}"#, #"{"os-detach": "x"}"#, #"{"os-force_detach": {"connector": "x"}}"#,
+            #"{"os-force_detach": {"attachment_id": []}}"#, #"{"os-force_detach": {"bogus": 1}}"#,
+            #"{"os-begin_detaching": {}}"#, #"{"os-reserve": "x"}"#, #"{"os-unreserve": 5}"#,
+        ] {
+            probes.append(Probe(.post, "/v3/volumes/{vol}/action", body, expect: 400))
+        }
+        // The held volume is reserved by an attachment: neither reserved again nor attached by the old API.
+        probes.append(Probe(.post, "/v3/volumes/{held}/action", #"{"os-reserve": null}"#, expect: 400))
+        probes.append(
+            Probe(.post, "/v3/volumes/{held}/action", #"{"os-attach": {"host_name": "h", "mountpoint": "/m"}}"#, expect: 400))
+
         // Messages.
         probes.append(Probe(.get, "/v3/messages", expect: 404))
         probes.append(Probe(.get, "/v3/messages/\(randomID())", version: "3.3", expect: 404))
@@ -428,7 +520,9 @@ struct NeverFiveHundredTests {
             (.get, "/v2/volumes"), (.get, "/v4/"), (.get, "/favicon.ico"), (.get, "/v3/volumes/{vol}/metadata/k/extra"),
             (.options, "/v3/volumes"), (.delete, "/v3/snapshots"), (.post, "/v3/snapshots/{snap}"),
             (.get, "/v3/snapshots/{snap}/action"), (.delete, "/v3/snapshots/{snap}/metadata"),
-            (.post, "/v3/snapshots/detail"), (.post, "/v3/os-quota-sets/admin"),
+            (.post, "/v3/snapshots/detail"), (.post, "/v3/os-quota-sets/admin"), (.patch, "/v3/attachments"),
+            (.delete, "/v3/attachments"), (.put, "/v3/attachments"), (.post, "/v3/attachments/detail"),
+            (.post, "/v3/attachments/{att}"), (.get, "/v3/attachments/{att}/action"),
         ].map { Probe($0.0, $0.1) }
     }
 
@@ -438,6 +532,9 @@ struct NeverFiveHundredTests {
         var type: String
         var privateType: String
         var snapshot: String
+        /// A volume reserved by `attachment` (attachments API, no connector).
+        var held: String
+        var attachment: String
     }
 
     /// A volume with metadata and a snapshot (with metadata), a public type in use and a private type.
@@ -452,7 +549,10 @@ struct NeverFiveHundredTests {
         let privateType = try #require(privateReply.json["volume_type"]["id"].string)
         _ = try await api.createAvailableVolume(name: "typed", extra: ["volume_type": "sweep"])
         let snapshot = try await api.createAvailableSnapshot(of: volume, name: "kept", extra: ["metadata": ["k": "v"]])
-        return World(volume: volume, type: type, privateType: privateType, snapshot: snapshot)
+        let held = try await api.createAvailableVolume(name: "held")
+        let attachment = try #require(try await api.createAttachment(held)["id"].string)
+        return World(
+            volume: volume, type: type, privateType: privateType, snapshot: snapshot, held: held, attachment: attachment)
     }
 
     /// What must not change: volumes, snapshots, types, extra specs, access lists, default types, quotas, services
@@ -478,6 +578,8 @@ struct NeverFiveHundredTests {
                         ])
                     })),
             try await api.get("/v3/messages?all_tenants=1", version: "3.3").json,
+            try await api.get("/v3/attachments/detail?all_tenants=1", version: "3.54").json,
+            JSON(.array(api.system.target.current.keys.sorted().map(JSONValue.string))),
         ]
     }
 
@@ -490,6 +592,8 @@ struct NeverFiveHundredTests {
                     .replacingOccurrences(of: "{type}", with: world.type)
                     .replacingOccurrences(of: "{snap}", with: world.snapshot)
                     .replacingOccurrences(of: "{host}", with: TestSystem.backendHost)
+                    .replacingOccurrences(of: "{held}", with: world.held)
+                    .replacingOccurrences(of: "{att}", with: world.attachment)
             }
             let path = fill(probe.path)
             let body = probe.body.map(fill)
@@ -523,6 +627,8 @@ struct NeverFiveHundredTests {
             #expect(after == before)
             #expect(try await api.volume(world.volume)?["status"].string == "available")
             #expect(try await api.snapshot(world.snapshot)?["status"].string == "available")
+            #expect(try await api.volume(world.held)?["status"].string == "reserved")
+            #expect(try await api.attachment(world.attachment)?["status"].string == "reserved")
         }
     }
 

@@ -40,12 +40,14 @@ final class TestSystem: Sendable {
     let transport: InProcessTransport
     let environment: APIEnvironment
     let registry: PrometheusCollectorRegistry
+    /// The volume service's iSCSI target: exports kept in memory, calls recorded, failures on demand.
+    let target: FakeISCSITarget
     private let services: Task<Void, Never>
 
     private init(
         directory: URL, volumeDirectory: String, config: AshlarConfig, database: AshlarDatabase,
         transport: InProcessTransport, environment: APIEnvironment, registry: PrometheusCollectorRegistry,
-        services: Task<Void, Never>
+        target: FakeISCSITarget, services: Task<Void, Never>
     ) {
         self.directory = directory
         self.volumeDirectory = volumeDirectory
@@ -54,6 +56,7 @@ final class TestSystem: Sendable {
         self.transport = transport
         self.environment = environment
         self.registry = registry
+        self.target = target
         self.services = services
     }
 
@@ -76,10 +79,11 @@ final class TestSystem: Sendable {
         let transport = InProcessTransport(logger: quietLogger)
         let volumeDirectory = directory.appendingPathComponent("volumes").path
         let driver = wrap(FileDriver(directory: volumeDirectory, backendName: backendName))
+        let target = FakeISCSITarget()
         let manager = VolumeManager(
             host: backendHost, backendName: backendName, availabilityZone: config.storageAvailabilityZone,
             driver: driver, database: database, transport: transport, reportInterval: .seconds(1),
-            logger: quietLogger)
+            logger: quietLogger, target: target, iscsi: ISCSIConfig())
         let filterScheduler = try FilterScheduler.make(
             filterNames: config.scheduler.defaultFilters, weigherNames: config.scheduler.defaultWeighers,
             capacityWeightMultiplier: config.scheduler.capacityWeightMultiplier)
@@ -104,7 +108,7 @@ final class TestSystem: Sendable {
             config: config, database: database, transport: transport, registry: registry, logger: quietLogger)
         return TestSystem(
             directory: directory, volumeDirectory: volumeDirectory, config: config, database: database,
-            transport: transport, environment: environment, registry: registry, services: services)
+            transport: transport, environment: environment, registry: registry, target: target, services: services)
     }
 
     /// Stops the services, closes the database and removes the temporary directory.

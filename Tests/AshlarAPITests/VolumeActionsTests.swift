@@ -138,10 +138,12 @@ struct VolumeActionsTests {
         try await withSystem { api in
             let id = try await api.createAvailableVolume()
             let path = "/v3/volumes/\(id)/action"
-            // A null argument is valid for os-reserve: it must get past parsing (501, not 400).
-            expectFault(try await api.post(path, ["os-reserve": nil]), .notImplemented, "os-reserve")
-            expectFault(try await api.post(path, ["os-detach": nil]), .notImplemented)
-            expectFault(try await api.post(path, ["os-unreserve": [:]]), .notImplemented)
+            // A null argument is valid: it must get past parsing (501, not 400).
+            expectFault(try await api.post(path, ["os-retype": nil]), .notImplemented, "os-retype")
+            expectFault(try await api.post(path, ["os-unmanage": nil]), .notImplemented)
+            expectFault(try await api.post(path, ["os-migrate_volume": [:]]), .notImplemented)
+            // The attach actions work now (the legacy attach tests cover them).
+            #expect(try await api.post(path, ["os-unreserve": nil]).status == .accepted)
             let v = try #require(try await api.volume(id))
             #expect(v["status"].string == "available")
             #expect(v["size"].int == 1)

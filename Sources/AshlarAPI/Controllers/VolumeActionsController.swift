@@ -16,8 +16,6 @@ struct VolumeActionsController {
 
     /// Actions that need backend work arriving in later releases: refused clearly, changing nothing.
     static let later: Set<String> = [
-        "os-reserve", "os-unreserve", "os-begin_detaching", "os-roll_detaching",
-        "os-initialize_connection", "os-terminate_connection", "os-attach", "os-detach", "os-force_detach",
         "os-migrate_volume", "os-migrate_volume_completion", "os-extend_volume_completion", "os-volume_upload_image",
         "os-retype", "os-reimage", "os-unmanage",
     ]
@@ -89,6 +87,34 @@ struct VolumeActionsController {
             return JSONResponse.empty(.accepted)
         case "os-show_image_metadata":
             return JSONResponse.make(["metadata": .object(volume.imageMetadata.mapValues(JSONValue.string))])
+        case "os-reserve":
+            try await reserve(volume)
+            return JSONResponse.empty(.accepted)
+        case "os-unreserve":
+            try await unreserve(volume)
+            return JSONResponse.empty(.accepted)
+        case "os-begin_detaching":
+            try await beginDetaching(volume)
+            return JSONResponse.empty(.accepted)
+        case "os-roll_detaching":
+            try await env.volumes.update(volume.id, where: .init(statusIn: [.detaching]), set: .init(status: .inUse))
+            return JSONResponse.empty(.accepted)
+        case "os-initialize_connection":
+            let info = try await initializeConnection(volume, fields, context)
+            return JSONResponse.make(["connection_info": .object(info)])
+        case "os-terminate_connection":
+            try await terminateConnection(volume, fields, context)
+            return JSONResponse.empty(.accepted)
+        case "os-attach":
+            try await attach(volume, fields, context)
+            return JSONResponse.empty(.accepted)
+        case "os-detach":
+            try await detach(volume, fields, force: false, context)
+            return JSONResponse.empty(.accepted)
+        case "os-force_detach":
+            try context.requireAdmin("volume_extension:volume_admin_actions:force_detach")
+            try await detach(volume, fields, force: true, context)
+            return JSONResponse.empty(.accepted)
         default:
             if Self.later.contains(action) {
                 throw AshlarError(.notImplemented, "The action \(action) is not available yet in this Ashlar version.")
@@ -235,5 +261,178 @@ struct VolumeActionsController {
             throw AshlarError.volumeNotFound(volume.id)
         }
         context.logger.info("volume \(volume.id) status reset", metadata: ["status": "\(status ?? "-")"])
+    }
+}
+
+// MARK: - The legacy attach actions
+
+/// The attach and detach actions Nova used before the attachments API (`cinder/api/contrib/volume_actions.py`,
+/// `admin_actions.py`), each state change a compare-and-swap with Cinder's 400 when the volume is not in the
+/// state it needs. `os-initialize_connection` exports the volume without an attachment row; `os-attach` records
+/// the attachment; `os-detach` removes it and ends the connection once nothing else needs it, so the export goes
+/// whichever of `os-detach` and `os-terminate_connection` comes last.
+extension VolumeActionsController {
+    /// `os-reserve`: `available` (a multiattach volume also `in-use`) → `attaching`.
+    func reserve(_ volume: Volume) async throws {
+        let allowed: Set<VolumeStatus> = volume.multiattach ? [.available, .inUse] : [.available]
+        var condition = VolumeCondition(statusIn: allowed)
+        if !volume.multiattach { condition.requiring = [AttachmentStore.noOtherLiveAttachment(volumeID: volume.id)] }
+        guard try await env.volumes.update(volume.id, where: condition, set: .init(status: .attaching)) != nil else {
+            let now = try await env.volumes.get(volume.id)?.status ?? volume.status
+            let expected = [VolumeStatus.available, .inUse].filter(allowed.contains).map(\.rawValue)
+            throw AshlarError.invalidVolume(
+                "Volume status must be \(expected.joined(separator: " or ")) to reserve, but the status is \(now.rawValue).")
+        }
+    }
+
+    /// `os-unreserve`: `attaching` → what the attachments make it (`in-use` with one attached, else
+    /// `available`); nothing to do in any other status.
+    func unreserve(_ volume: Volume) async throws {
+        try await env.volumes.settleAttachStatus(volume.id, statusIn: [.attaching])
+    }
+
+    /// `os-begin_detaching`: `in-use` and `attached` → `detaching`.
+    func beginDetaching(_ volume: Volume) async throws {
+        guard
+            try await env.volumes.update(
+                volume.id,
+                where: .init(statusIn: [.inUse], requiring: [VolumeStore.rowAttachStatus(is: .attached)]),
+                set: .init(status: .detaching)) != nil
+        else {
+            throw AshlarError.invalidVolume(
+                "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
+        }
+    }
+
+    /// `os-initialize_connection`: the backend exports the volume for the connector and answers the connection
+    /// info, nested under `data` as the legacy API has it, with `enforce_multipath`.
+    func initializeConnection(
+        _ volume: Volume, _ fields: Fields, _ context: APIRequestContext
+    ) async throws -> [String: JSONValue] {
+        try fields.rejectUnknown(["connector"])
+        guard let connector = try AttachmentsController.connector(fields, "connector", required: true) else {
+            throw AshlarError(.invalidInput, "Invalid input received: 'connector' is a required property.")
+        }
+        let host = try Self.attachable(volume)
+        var info = try await env.volumeRPC.initializeConnection(
+            host: host, .init(volumeID: volume.id, connector: connector, mode: volume.isReadOnly ? "ro" : "rw"),
+            context: context.caller)
+        info["enforce_multipath"] = .bool(AttachmentsController.enforceMultipath(connector))
+        return info
+    }
+
+    /// `os-terminate_connection`: the backend ends the connection (the export goes once no live attachment
+    /// needs it), then the volume is unreserved, as Cinder's API does.
+    func terminateConnection(_ volume: Volume, _ fields: Fields, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(["connector"])
+        guard let connector = try AttachmentsController.connector(fields, "connector", required: true) else {
+            throw AshlarError(.invalidInput, "Invalid input received: 'connector' is a required property.")
+        }
+        let host = try Self.attachable(volume)
+        try await env.volumeRPC.terminateConnection(
+            host: host, .init(volumeID: volume.id, connector: connector, attachmentID: nil), context: context.caller)
+        try await unreserve(volume)
+    }
+
+    /// `os-attach`: records an `attached` attachment for an instance or a host and makes the volume
+    /// `in-use`/`attached`. The volume goes first, by compare-and-swap from `available`, `attaching` or
+    /// `reserved` (a multiattach volume also `in-use`; one that is not, only while it has no live attachment);
+    /// the row follows, inserted only while that still holds. Attaching again to the same instance or host
+    /// changes nothing.
+    func attach(_ volume: Volume, _ fields: Fields, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(["instance_uuid", "host_name", "mountpoint", "mode"])
+        let mountpoint = try fields.requiredString("mountpoint")
+        let instanceUUID = try fields.uuid("instance_uuid") ?? nil
+        let hostName = try fields.string("host_name") ?? nil
+        let mode = (try fields.string("mode", nullable: false) ?? nil) ?? "rw"
+        guard mode == "rw" || mode == "ro" else {
+            throw Fields.invalid("mode", .string(mode), "'\(mode)' is not one of ['rw', 'ro'].")
+        }
+        if let instanceUUID, let hostName {
+            throw AshlarError(
+                .invalidInput,
+                "Invalid request to attach volume to an instance \(instanceUUID) and a host \(hostName) simultaneously")
+        }
+        if instanceUUID == nil, hostName == nil {
+            throw AshlarError(.invalidInput, "Invalid request to attach volume to an invalid target")
+        }
+        _ = try Self.attachable(volume)
+        if volume.isReadOnly, mode != "ro" { throw AttachmentsController.invalidMode(mode, volume) }
+        let existing = try await env.attachments.of(volumeID: volume.id)
+        if existing.contains(where: {
+            $0.status == .attached
+                && (instanceUUID != nil ? $0.instanceUUID == instanceUUID : $0.instanceUUID == nil && $0.attachedHost == hostName)
+        }) {
+            return
+        }
+        var allowed: Set<VolumeStatus> = [.available, .attaching, .reserved]
+        if volume.multiattach { allowed.insert(.inUse) }
+        let alone = AttachmentStore.noOtherLiveAttachment(volumeID: volume.id)
+        guard
+            try await env.volumes.update(
+                volume.id, where: .init(statusIn: allowed, requiring: volume.multiattach ? [] : [alone]),
+                set: .init(status: .inUse, attachStatus: .attached)) != nil
+        else {
+            let now = try await env.volumes.get(volume.id)?.status ?? volume.status
+            if now == .inUse || allowed.contains(now) {
+                throw AshlarError.invalidVolume("Volume \(volume.id) is already attached and is not multiattach.")
+            }
+            throw AshlarError.invalidVolume(
+                "Volume \(volume.id) status must be available, attaching or reserved to attach, but it is \(now.rawValue).")
+        }
+        let attachment = Attachment(
+            volumeID: volume.id, projectID: volume.projectID, instanceUUID: instanceUUID, attachedHost: hostName,
+            mountpoint: mountpoint, mode: mode, status: .attached, attachTime: Date())
+        var requirements = [VolumeStore.volume(volume.id, statusIn: [.inUse])]
+        if !volume.multiattach { requirements.append(alone) }
+        guard try await env.attachments.insert(attachment, requiring: requirements) else {
+            try await env.volumes.settleAttachStatus(volume.id, statusIn: [.inUse])
+            throw AshlarError.invalidVolume("Volume \(volume.id) changed while it was being attached; try again.")
+        }
+        context.logger.info("volume \(volume.id) attached", metadata: ["attachment": "\(attachment.id)"])
+    }
+
+    /// `os-detach` and `os-force_detach`: ends the connection of the attachment named, or of the volume's only
+    /// one (as the attachments API's delete does: a failure changes nothing), removes it and recomputes the
+    /// volume's status. An attachment id that is not the volume's changes
+    /// only the status (Cinder's `finish_detach`). `os-force_detach` (admin) also ends the connection when there
+    /// is no attachment, and unreserves the volume, as Cinder's `terminate_connection` before its detach.
+    func detach(_ volume: Volume, _ fields: Fields, force: Bool, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(force ? ["attachment_id", "connector"] : ["attachment_id"])
+        let attachmentID = try fields.uuid("attachment_id") ?? nil
+        let connector = force ? try AttachmentsController.connector(fields, "connector", required: false) : nil
+        if volume.status == .maintenance { throw AshlarError.invalidVolume("The volume \(volume.id) is in maintenance.") }
+        let attachments = try await env.attachments.of(volumeID: volume.id)
+        let attachment: Attachment?
+        if let attachmentID {
+            attachment = attachments.first { $0.id == attachmentID }
+        } else if attachments.count > 1 {
+            throw AshlarError.invalidVolume("Detach volume failed: More than one attachment, but no attachment_id provided.")
+        } else {
+            attachment = attachments.first
+        }
+        if let host = volume.host {
+            if let attachment {
+                try await AttachmentsController.endConnection(
+                    attachment, host: host, tolerant: false, connector: connector, env: env, context: context)
+            } else if force {
+                try await env.volumeRPC.terminateConnection(
+                    host: host, .init(volumeID: volume.id, connector: connector, attachmentID: nil),
+                    context: context.caller)
+            }
+        }
+        if let attachment { try await env.attachments.delete(attachment.id) }
+        try await env.volumes.settleAttachStatus(volume.id)
+        context.logger.info(
+            "volume \(volume.id) detached", metadata: ["attachment": "\(attachment?.id ?? "-")", "force": "\(force)"])
+    }
+
+    /// The volume's backend, when the volume may be connected: not in maintenance, and placed.
+    static func attachable(_ volume: Volume) throws(AshlarError) -> String {
+        if volume.status == .maintenance { throw AshlarError.invalidVolume("The volume \(volume.id) is in maintenance.") }
+        guard let host = volume.host else {
+            throw AshlarError.invalidVolume("Volume \(volume.id) is on no backend; it cannot be connected.")
+        }
+        return host
     }
 }

@@ -207,7 +207,8 @@ struct VolumesController {
 
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let volume = try await find(context)
-        return JSONResponse.make(["volume": VolumeView.detail(volume, context)])
+        let attachments = try await env.attachments.attached(toVolumes: [volume.id])[volume.id] ?? []
+        return JSONResponse.make(["volume": VolumeView.detail(volume, context, attachments: attachments)])
     }
 
     func find(_ context: APIRequestContext) async throws -> Volume {
@@ -232,7 +233,9 @@ struct VolumesController {
         }
         var body: [String: JSONValue] = [:]
         if detail {
-            body["volumes"] = .array(volumes.map { VolumeView.detail($0, context) })
+            // One query for the attachments of the whole page.
+            let attachments = try await env.attachments.attached(toVolumes: volumes.map(\.id))
+            body["volumes"] = .array(volumes.map { VolumeView.detail($0, context, attachments: attachments[$0.id] ?? []) })
         } else {
             body["volumes"] = .array(volumes.map { VolumeView.summary($0, context) })
         }
@@ -370,7 +373,8 @@ struct VolumesController {
         }
         var shown = updated
         shown.volumeTypeName = volume.volumeTypeName  // an update never changes the type
-        return JSONResponse.make(["volume": VolumeView.detail(shown, context)])
+        let attachments = try await env.attachments.attached(toVolumes: [shown.id])[shown.id] ?? []
+        return JSONResponse.make(["volume": VolumeView.detail(shown, context, attachments: attachments)])
     }
 
     // MARK: Delete
@@ -408,6 +412,8 @@ struct VolumesController {
             ? .init(statusNotIn: VolumeTransitions.forceDeleteRefused, attachStatusNot: .attached)
             : .init(statusIn: VolumeTransitions.deletable, attachStatusNot: .attached)
         condition.notSourceOfCreatingVolume = true
+        // Attached, or on its way to or from it: the export must end first (attachment-delete, os-detach).
+        condition.requiring = [AttachmentStore.noLiveAttachment(volumeID: volume.id)]
         if cascade {
             condition.snapshotsIn = [.available, .error, .errorDeleting, .deleting]
         } else {
@@ -420,6 +426,10 @@ struct VolumesController {
         else {
             guard let current = try await env.volumes.get(volume.id) else {
                 throw AshlarError.volumeNotFound(volume.id)
+            }
+            if try await env.attachments.of(volumeID: volume.id).contains(where: { Attachment.live.contains($0.status) }) {
+                throw AshlarError.invalidVolume(
+                    "Volume \(volume.id) has attachments (it is \(current.status.rawValue)); detach it before deleting it.")
             }
             let snapshots = try await env.snapshots.of(volumeID: volume.id)
             if !snapshots.isEmpty, !cascade || snapshots.contains(where: { !(condition.snapshotsIn ?? []).contains($0.status) }) {

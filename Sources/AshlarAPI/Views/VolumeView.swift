@@ -11,7 +11,8 @@ enum VolumeView {
         ]
     }
 
-    static func detail(_ v: Volume, _ context: APIRequestContext) -> JSONValue {
+    /// `attachments` are the volume's attachments; those `attached` are listed, as Cinder lists them.
+    static func detail(_ v: Volume, _ context: APIRequestContext, attachments: [Attachment] = []) -> JSONValue {
         let version = context.version
         let admin = context.caller.isAdmin
         var d: [String: JSONValue] = [
@@ -34,7 +35,8 @@ enum VolumeView {
             "replication_status": optional(v.replicationStatus),
             "consistencygroup_id": .null,
             "multiattach": .bool(v.multiattach),
-            "attachments": [],
+            "attachments": .array(
+                attachments.filter { $0.status == .attached }.map { AttachmentView.ofVolume($0, context) }),
             "os-vol-tenant-attr:tenant_id": .string(v.projectID),
         ]
         if admin {

@@ -27,18 +27,12 @@ public struct AttachmentStore: Sendable {
             SQLBind(Self.encode(a.connectionInfo)), SQLBind(a.attachTime?.stored), SQLBind(a.createdAt.stored),
             SQLBind(a.updatedAt?.stored),
         ]
-        let rows = try await db.write.insert(into: "volume_attachments")
-            .columns(
+        return try await Self.listing.insert(
+            on: db.write,
+            columns: [
                 "id", "volume_id", "project_id", "instance_uuid", "attached_host", "mountpoint", "attach_mode",
                 "attach_status", "connector", "connection_info", "attach_time", "created_at", "updated_at"
-            )
-            .select { select in
-                var select = select.columns(values)
-                for condition in conditions { select = select.where(condition.sql) }
-                return select
-            }
-            .returning("id").all()
-        return !rows.isEmpty
+            ], values: values, requiring: conditions)
     }
 
     /// The attachment with this id if `projectID` may see it (nil project: any).
@@ -50,13 +44,9 @@ public struct AttachmentStore: Sendable {
 
     /// One page of attachments. Throws `.notFound` when the marker does not exist.
     public func list(_ query: ListQuery) async throws -> [Attachment] {
-        let select = db.read.select().column(SQLLiteral.all).from("volume_attachments")
-        try Self.listing.applyFilters(query, to: select)
-        if let marker = query.marker, try await get(marker, projectID: query.projectID) == nil {
-            throw AshlarError(.notFound, "Marker \(marker) could not be found.")
-        }
-        try Self.listing.applyPage(query, to: select)
-        return try await select.all().map(Self.decode)
+        try await Self.listing.page(
+            db.read.select().column(SQLLiteral.all).from("volume_attachments"), query,
+            markerExists: { try await get($0, projectID: query.projectID) != nil }, decode: Self.decode)
     }
 
     /// A volume's attachments, oldest first.
@@ -103,6 +93,14 @@ public struct AttachmentStore: Sendable {
             SQLQueryString(
                 "NOT EXISTS (SELECT 1 FROM volume_attachments WHERE volume_id = \(bind: volumeID) AND id != \(bind: except ?? "") AND attach_status IN (\(binds: Attachment.live.map(\.rawValue).sorted())))"
             ))
+    }
+
+    /// The volume has no live attachment at all (a condition for its delete).
+    public static func noLiveAttachment(volumeID: String) -> Requirement { noOtherLiveAttachment(volumeID: volumeID) }
+
+    /// Removes every attachment row of a volume (those left in an error state when the volume goes).
+    public func deleteAll(ofVolume volumeID: String) async throws {
+        try await db.write.delete(from: "volume_attachments").where("volume_id", .equal, volumeID).run()
     }
 
     static func encode(_ map: [String: JSONValue]?) -> String? {

@@ -29,18 +29,12 @@ public struct SnapshotStore: Sendable {
             SQLBind(s.volumeTypeID), SQLBind(s.consumesQuota), SQLBind(encodeMap(s.metadata)),
             SQLBind(s.createdAt.stored), SQLBind(s.updatedAt?.stored),
         ]
-        let rows = try await db.write.insert(into: "snapshots")
-            .columns(
+        return try await Self.listing.insert(
+            on: db.write,
+            columns: [
                 "id", "project_id", "user_id", "volume_id", "name", "description", "status", "progress",
                 "volume_size", "volume_type_id", "consumes_quota", "metadata", "created_at", "updated_at"
-            )
-            .select { select in
-                var select = select.columns(values)
-                for condition in conditions { select = select.where(condition.sql) }
-                return select
-            }
-            .returning("id").all()
-        return !rows.isEmpty
+            ], values: values, requiring: conditions)
     }
 
     /// The snapshot with this id if `projectID` may see it (nil project: any).
@@ -52,20 +46,14 @@ public struct SnapshotStore: Sendable {
 
     /// One page of snapshots. Throws `.notFound` when the marker does not exist.
     public func list(_ query: ListQuery) async throws -> [Snapshot] {
-        let select = db.read.select().column(SQLLiteral.all).from("snapshots")
-        try Self.listing.applyFilters(query, to: select)
-        if let marker = query.marker, try await get(marker, projectID: query.projectID) == nil {
-            throw AshlarError(.notFound, "Marker \(marker) could not be found.")
-        }
-        try Self.listing.applyPage(query, to: select)
-        return try await select.all().map(Self.decode)
+        try await Self.listing.page(
+            db.read.select().column(SQLLiteral.all).from("snapshots"), query,
+            markerExists: { try await get($0, projectID: query.projectID) != nil }, decode: Self.decode)
     }
 
     /// How many snapshots match the query's filters (pagination ignored).
     public func count(_ query: ListQuery) async throws -> Int {
-        let select = db.read.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("snapshots")
-        try Self.listing.applyFilters(query, to: select)
-        return try await select.first()?.decode(column: "n", as: Int.self) ?? 0
+        try await Self.listing.count(on: db.read, query)
     }
 
     /// A volume's snapshots, newest first.

@@ -12,6 +12,42 @@ struct TableListing: Sendable {
     /// Columns that may hold NULL text; compared through COALESCE so that ordering and markers are total.
     let nullableText: Set<String>
 
+    /// One page of rows for `query` from `select` (which names the columns and the table), decoded. Throws
+    /// `.notFound` when the marker is not a row `markerExists` accepts (one the caller may see).
+    func page<Row>(
+        _ select: SQLSelectBuilder, _ query: ListQuery, markerExists: (String) async throws -> Bool,
+        decode: (any SQLRow) throws -> Row
+    ) async throws -> [Row] {
+        try applyFilters(query, to: select)
+        if let marker = query.marker, try await !markerExists(marker) {
+            throw AshlarError(.notFound, "Marker \(marker) could not be found.")
+        }
+        try applyPage(query, to: select)
+        return try await select.all().map(decode)
+    }
+
+    /// How many rows match the query's filters (pagination ignored).
+    func count(on db: any SQLDatabase, _ query: ListQuery) async throws -> Int {
+        let select = db.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from(table)
+        try applyFilters(query, to: select)
+        return try await select.first()?.decode(column: "n", as: Int.self) ?? 0
+    }
+
+    /// Inserts one row of `columns` = `values` if, in the same statement, every one of `conditions` holds;
+    /// returns whether it did.
+    func insert(
+        on db: any SQLDatabase, columns: [String], values: [any SQLExpression], requiring conditions: [Requirement]
+    ) async throws -> Bool {
+        let rows = try await db.insert(into: table).columns(columns)
+            .select { select in
+                var select = select.columns(values)
+                for condition in conditions { select = select.where(condition.sql) }
+                return select
+            }
+            .returning("id").all()
+        return !rows.isEmpty
+    }
+
     /// Adds the query's project, field filters and metadata filters to `builder`.
     func applyFilters(_ query: ListQuery, to builder: some SQLPredicateBuilder) throws {
         if let project = query.projectID { builder.where("project_id", .equal, project) }

@@ -39,20 +39,14 @@ public struct VolumeStore: Sendable {
             SQLBind(encodeMap(v.imageMetadata)), SQLBind(v.createdAt.stored), SQLBind(v.updatedAt?.stored),
             SQLBind(v.launchedAt?.stored), SQLBind(v.extendTo),
         ]
-        let rows = try await db.write.insert(into: "volumes")
-            .columns(
+        return try await Self.listing.insert(
+            on: db.write,
+            columns: [
                 "id", "project_id", "user_id", "name", "description", "size", "status", "attach_status",
                 "availability_zone", "volume_type_id", "host", "bootable", "multiattach", "encrypted", "snapshot_id",
                 "source_volid", "migration_status", "replication_status", "previous_status", "consumes_quota",
                 "metadata", "admin_metadata", "image_metadata", "created_at", "updated_at", "launched_at", "extend_to"
-            )
-            .select { select in
-                var select = select.columns(values)
-                for condition in conditions { select = select.where(condition.sql) }
-                return select
-            }
-            .returning("id").all()
-        return !rows.isEmpty
+            ], values: values, requiring: conditions)
     }
 
     /// The volume with this id, in any project; nil when there is none.
@@ -69,20 +63,14 @@ public struct VolumeStore: Sendable {
 
     /// One page of volumes. Throws `.notFound` when the marker does not exist.
     public func list(_ query: ListQuery) async throws -> [Volume] {
-        let select = selectVolumes()
-        try Self.listing.applyFilters(query, to: select)
-        if let marker = query.marker, try await get(marker, projectID: query.projectID) == nil {
-            throw AshlarError(.notFound, "Marker \(marker) could not be found.")
-        }
-        try Self.listing.applyPage(query, to: select)
-        return try await select.all().map(Self.decode)
+        try await Self.listing.page(
+            selectVolumes(), query, markerExists: { try await get($0, projectID: query.projectID) != nil },
+            decode: Self.decode)
     }
 
     /// How many volumes match the query's filters (pagination ignored).
     public func count(_ query: ListQuery) async throws -> Int {
-        let select = db.read.select().column(SQLFunction("COUNT", args: SQLLiteral.all), as: "n").from("volumes")
-        try Self.listing.applyFilters(query, to: select)
-        return try await select.first()?.decode(column: "n", as: Int.self) ?? 0
+        try await Self.listing.count(on: db.read, query)
     }
 
     /// Count and total size of a project's volumes (nil: all projects).

@@ -49,17 +49,29 @@ extension VolumeManager {
         return ["driver_volume_type": "iscsi", "data": .object(data)]
     }
 
-    /// `terminate_connection`: the export goes once no live attachment other than `attachmentID` needs it.
+    /// `terminate_connection`: the export goes once no attachment other than `attachmentID` holds it
+    /// (`exportHolding`: given a connector and not being removed). Decided in the target queue, as
+    /// `ensureExports` decides to restore one, so that the two never cross.
     func terminateConnection(_ args: VolumeRPC.TerminateConnection, context: CallerContext) async throws {
         guard let target else { return }
-        let others = try await attachments.of(volumeID: args.volumeID).filter {
-            $0.id != args.attachmentID && Attachment.live.contains($0.status)
+        let attachments = self.attachments
+        let iqn = iscsi.iqn(forVolume: args.volumeID)
+        let removed = try await targetQueue.run {
+            let others = try await attachments.of(volumeID: args.volumeID).filter {
+                $0.id != args.attachmentID && Self.exportHolding.contains($0.status)
+            }
+            guard others.isEmpty else { return false }
+            try await target.removeExport(iqn: iqn)
+            return true
         }
-        guard others.isEmpty else { return }
-        try await targetQueue.run { try await target.removeExport(iqn: iscsi.iqn(forVolume: args.volumeID)) }
+        guard removed else { return }
         try await volumes.update(args.volumeID, set: .init(providerLocation: .some(nil)))
         logger(for: context).info("volume \(args.volumeID) no longer exported")
     }
+
+    /// Attachment statuses whose export `ensureExports` restores: those given a connector. A `reserved`
+    /// attachment was never exported, and one being removed is no longer live.
+    static let exportHolding: Set<AttachStatus> = [.attaching, .attached, .detaching]
 
     /// `ensure_export`: every volume of this backend with a live attachment is exported again if the target
     /// daemon lost it (it keeps nothing across a restart), with the same IQN and credentials, so a host that
@@ -67,7 +79,8 @@ extension VolumeManager {
     func ensureExports() async {
         guard let target else { return }
         do {
-            let held = Set(try await attachments.onBackend(host).filter { Attachment.live.contains($0.status) }.map(\.volumeID))
+            let held = Set(
+                try await attachments.onBackend(host).filter { Self.exportHolding.contains($0.status) }.map(\.volumeID))
             guard !held.isEmpty else { return }
             let present = try await target.exports()
             for id in held where present[iscsi.iqn(forVolume: id)] == nil {
@@ -80,8 +93,15 @@ extension VolumeManager {
                 let export = ISCSIExport(
                     iqn: iscsi.iqn(forVolume: id), path: driver.localPath(forVolume: id), chapUser: credentials?.user,
                     chapPassword: credentials?.password, readOnly: readOnly)
-                try await targetQueue.run { try await target.createExport(export) }
-                logger.info("export of volume \(id) restored")
+                let attachments = self.attachments
+                let restored = try await targetQueue.run {
+                    // Still needed? A detach may have ended since `held` was read.
+                    guard try await attachments.of(volumeID: id).contains(where: { Self.exportHolding.contains($0.status) })
+                    else { return false }
+                    try await target.createExport(export)
+                    return true
+                }
+                if restored { logger.info("export of volume \(id) restored") }
             }
         } catch {
             logger.warning("could not restore exports: \(error)")

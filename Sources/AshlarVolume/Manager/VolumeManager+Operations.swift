@@ -83,6 +83,7 @@ extension VolumeManager {
                     set: .init(status: .errorDeleting))
                 return
             }
+            try await attachments.deleteAll(ofVolume: volumeID)
             try await volumes.delete(volumeID, expected: [.deleting, .errorManagingDeleting])
             log.info("volume \(volumeID) deleted")
             try? await publishCapabilities()
