@@ -322,4 +322,30 @@ struct AttachTests {
             #expect(missing.stderr.contains("no-such-volume"), "\(missing.stderr)")
         }
     }
+
+    @Test func anAttachedVolumeGrowsFrom342() async throws {
+        try await withAttachableServer { server, _, config in
+            let work = config.deletingLastPathComponent()
+            let id = try await createVolume(server, "growing")
+            let (attachment, connection) = try await attachWithCinder(server, id)
+            #expect(try await write(pattern("KEPT-ACROSS-EXTEND"), to: connection.url(), in: work).status == 0)
+            // Before 3.42 an attached volume does not grow.
+            let old = try await server.api("POST", "/admin/volumes/\(id)/action", ["os-extend": ["new_size": 2]], version: "3.41")
+            #expect(old.status == 400, "\(old)")
+            let extend = try await server.api("POST", "/admin/volumes/\(id)/action", ["os-extend": ["new_size": 2]], version: "3.42")
+            #expect(extend.status == 202, "\(extend)")
+            let grown = try await server.eventually {
+                let v = try await volume(server, id)
+                return v["size"] as? Int == 2 && v["status"] as? String == "in-use"
+            }
+            #expect(grown, "\(server.log)")
+            // The export was made again at the new size, with the same credentials; the data is there.
+            let info = try await Harness.run("/usr/bin/qemu-img", ["info", "--output=json", connection.url()])
+            #expect(info.status == 0, "\(info.stderr)")
+            let size = (try? JSONSerialization.jsonObject(with: Data(info.stdout.utf8)) as? [String: Any])?["virtual-size"] as? Int
+            #expect(size == 2 << 30, "\(info.stdout)")
+            #expect(try await read(18, from: connection.url(), in: work) == Data("KEPT-ACROSS-EXTEND".utf8))
+            #expect(try await server.cinder("attachment-delete", attachment).status == 0)
+        }
+    }
 }

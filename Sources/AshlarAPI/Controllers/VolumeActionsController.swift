@@ -135,10 +135,6 @@ struct VolumeActionsController {
                 .invalidInput,
                 "Invalid input received: New size for extend must be greater than current size. (current: \(volume.size), extended: \(newSize)).")
         }
-        if volume.status == .inUse {
-            throw AshlarError.invalidVolume(
-                "Volume \(volume.id) is in-use; extending an attached volume is not available yet in this Ashlar version.")
-        }
         if let type = try await env.types.get(id: volume.volumeTypeID) { try volumes.checkTypeSizeLimits(type, size: newSize) }
         let limits = try await env.quotaStore.limits(projectID: volume.projectID)
         if let perVolume = limits[QuotaResource.perVolumeGigabytes], perVolume >= 0, newSize > perVolume {
@@ -147,7 +143,9 @@ struct VolumeActionsController {
                 "VolumeSizeExceedsLimit: Requested volume size \(newSize)G is larger than maximum allowed limit \(perVolume)G.")
         }
         let deltas = QuotaDeltas(gigabytes: newSize - volume.size, volumeTypeName: volume.volumeTypeName)
-        var condition = VolumeCondition(statusIn: VolumeTransitions.extendable)
+        // An attached volume may grow from 3.42 (its export is made again at the new size); the host rescans.
+        let extendable = VolumeTransitions.extendable.union(context.version >= APIVersion(3, 42) ? [.inUse] : [])
+        var condition = VolumeCondition(statusIn: extendable)
         if let quota = env.quotaStore.requirement(projectID: volume.projectID, deltas: deltas, limits: limits) {
             condition.requiring = [quota]
         }
@@ -158,9 +156,9 @@ struct VolumeActionsController {
                 != nil
         else {
             guard let now = try await env.volumes.get(volume.id) else { throw AshlarError.volumeNotFound(volume.id) }
-            guard VolumeTransitions.extendable.contains(now.status) else {
+            guard extendable.contains(now.status) else {
                 throw AshlarError.invalidVolume(
-                    "Volume \(volume.id) status must be available to extend, but it is \(now.status.rawValue).")
+                    "Volume \(volume.id) status must be available (or in-use from microversion 3.42) to extend, but it is \(now.status.rawValue).")
             }
             throw try await env.quotaStore.refusal(projectID: volume.projectID, deltas: deltas, limits: limits)
         }

@@ -108,6 +108,19 @@ extension VolumeManager {
         }
     }
 
+    /// After an in-use extend: the target reads a LUN's size when it is made, so the export is made again (as
+    /// Cinder's tgt helper does with `tgt-admin --update -f`); connected hosts log in again and see the new size.
+    func refreshExport(of volumeID: String) async {
+        guard let target else { return }
+        do {
+            let iqn = iscsi.iqn(forVolume: volumeID)
+            try await targetQueue.run { try await target.removeExport(iqn: iqn) }
+            await ensureExports()
+        } catch {
+            logger.warning("could not refresh the export of volume \(volumeID): \(error)")
+        }
+    }
+
     /// The volume's CHAP credentials: those in `provider_auth`, else new ones (configured or generated), stored
     /// with a compare-and-swap so that two first attaches agree.
     private func credentials(for volume: inout Volume) async throws -> CHAPCredentials? {

@@ -86,6 +86,7 @@ extension VolumeManager {
                 return
             }
             let previous = VolumeStatus(volume.previousStatus ?? VolumeStatus.available.rawValue)
+            if previous == .inUse { await refreshExport(of: volume.id) }
             try await volumes.update(
                 volume.id, where: .init(statusIn: [.extending]),
                 set: .init(status: previous, size: args.newSize, previousStatus: .some(nil), extendTo: .some(nil)))
