@@ -384,36 +384,10 @@ struct AttachmentsController {
         try context.require(Self.minimum)
         let params = ListParameters(request)
         let page = try params.pagination(maxLimit: env.osapiMaxLimit)
-        var query = ListQuery(projectID: params.allTenants(context) ? nil : context.caller.projectID)
-        query.sort = try params.sortKeys(allowed: Set(AttachmentStore.columns.keys))
-        var matchesNothing = false
-        for (rawKey, value) in params.params where !ListParameters.reserved.contains(rawKey) {
-            var key = rawKey
-            var like = false
-            if key.hasSuffix("~") {
-                guard context.version >= APIVersion(3, 34) else { continue }
-                key.removeLast()
-                like = true
-            }
-            if key == "project_id" {
-                if context.caller.isAdmin { query.projectID = value }
-                continue
-            }
-            if !Self.userFilters.contains(key) && !context.caller.isAdmin {
-                if context.version >= APIVersion(3, 31) {
-                    throw AshlarError(
-                        .invalidInput, "Invalid input received: Invalid filters \(rawKey) are found in query options.")
-                }
-                continue
-            }
-            if AttachmentStore.columns[key] != nil {
-                query.conditions.append(.init(key, like ? .like : .eq, .string(value)))
-            } else {
-                matchesNothing = true
-            }
-        }
         var attachments: [Attachment] = []
-        if !matchesNothing {
+        if var query = try await params.listQuery(
+            context, userFilters: Self.userFilters, columns: AttachmentStore.columns)
+        {
             query.limit = page.limit
             query.marker = page.marker
             query.offset = page.offset

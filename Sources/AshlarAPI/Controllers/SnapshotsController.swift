@@ -125,56 +125,16 @@ struct SnapshotsController {
     func list(_ request: Request, _ context: APIRequestContext, detail: Bool) async throws -> Response {
         let params = ListParameters(request)
         let page = try params.pagination(maxLimit: env.osapiMaxLimit)
-        var query = ListQuery(projectID: params.allTenants(context) ? nil : context.caller.projectID)
-        query.sort = try params.sortKeys(allowed: Set(SnapshotStore.columns.keys))
-        var matchesNothing = false
-        for (rawKey, value) in params.params where !ListParameters.reserved.contains(rawKey) {
-            var key = rawKey
-            var like = false
-            if key.hasSuffix("~") {
-                guard context.version >= APIVersion(3, 34) else { continue }
-                key.removeLast()
-                like = true
-            }
-            if key == "display_name" { key = "name" }
-            if key == "project_id" {
-                if context.caller.isAdmin { query.projectID = value }
-                continue
-            }
-            if !Self.userFilters.contains(key) && !context.caller.isAdmin {
-                if context.version >= APIVersion(3, 31) {
-                    throw AshlarError(
-                        .invalidInput, "Invalid input received: Invalid filters \(rawKey) are found in query options.")
-                }
-                continue
-            }
-            switch key {
-            case "metadata":
-                guard let pairs = ListParameters.parseLiteralDict(value) else {
-                    throw AshlarError(
-                        .invalidInput,
-                        "Invalid input received: metadata filter '\(value)' is not a dictionary, e.g. {'key': 'value'}")
-                }
-                query.metadata.merge(pairs) { _, new in new }
-            case "consumes_quota":
-                guard let b = ExtraSpecMatcher.parseBool(value) else {
-                    throw AshlarError(.invalidInput, "Invalid input received: \(key)={\(value)} is not a boolean.")
-                }
-                query.conditions.append(.init(key, .eq, .bool(b)))
-            case "availability_zone":
-                // Snapshots live in their volume's zone; a zone no volume service has matches nothing.
-                let zones = Set(try await env.services.list(binary: ServiceRecord.volumeBinary).map(\.availabilityZone))
-                if !zones.contains(value) { matchesNothing = true }
-            default:
-                if SnapshotStore.columns[key] != nil {
-                    query.conditions.append(.init(key, like ? .like : .eq, .string(value)))
-                } else {
-                    matchesNothing = true
-                }
-            }
+        let filtered = try await params.listQuery(
+            context, userFilters: Self.userFilters, columns: SnapshotStore.columns
+        ) { key, value, _ in
+            guard key == "availability_zone" else { return .generic }
+            // Snapshots live in their volume's zone; a zone no volume service has matches nothing.
+            let zones = Set(try await env.services.list(binary: ServiceRecord.volumeBinary).map(\.availabilityZone))
+            return zones.contains(value) ? .handled : .matchesNothing
         }
         var snapshots: [Snapshot] = []
-        if !matchesNothing {
+        if let query = filtered {
             var paged = query
             paged.limit = page.limit
             paged.marker = page.marker
@@ -189,7 +149,9 @@ struct SnapshotsController {
                 context, path: detail ? "snapshots/detail" : "snapshots", parameters: params, lastID: last.id)
         }
         if try params.withCount(context) {
-            body["count"] = .int(Int64(matchesNothing ? 0 : try await env.snapshots.count(query)))
+            var count = 0
+            if let filtered { count = try await env.snapshots.count(filtered) }
+            body["count"] = .int(Int64(count))
         }
         return JSONResponse.make(.object(body))
     }

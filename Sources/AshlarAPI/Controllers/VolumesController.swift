@@ -254,45 +254,16 @@ struct VolumesController {
     /// Filters and sort of a volume list; nil when a filter names a field volumes do not have, which gives an
     /// admin an empty list, as Cinder's database layer does.
     func listQuery(_ params: ListParameters, _ context: APIRequestContext) async throws -> ListQuery? {
-        var matchesNothing = false
-        var query = ListQuery(projectID: params.allTenants(context) ? nil : context.caller.projectID)
-        let sortable: Set<String> = Set(VolumeStore.columns.keys)
-        query.sort = try params.sortKeys(allowed: sortable)
-        for (rawKey, value) in params.params where !ListParameters.reserved.contains(rawKey) {
-            var key = rawKey
-            var like = false
-            if key.hasSuffix("~") {
-                guard context.version >= APIVersion(3, 34) else { continue }
-                key.removeLast()
-                like = true
-            }
-            if key == "display_name" { key = "name" }
-            if key == "project_id" {
-                if context.caller.isAdmin { query.projectID = value }
-                continue
-            }
-            if !Self.userFilters.contains(key) && !context.caller.isAdmin {
-                if context.version >= APIVersion(3, 31) {
-                    throw AshlarError(
-                        .invalidInput, "Invalid input received: Invalid filters \(rawKey) are found in query options.")
-                }
-                continue
-            }
+        try await params.listQuery(context, userFilters: Self.userFilters, columns: VolumeStore.columns) {
+            key, value, query in
             switch key {
-            case "metadata":
-                guard let pairs = ListParameters.parseLiteralDict(value) else {
-                    throw AshlarError(
-                        .invalidInput,
-                        "Invalid input received: metadata filter '\(value)' is not a dictionary, e.g. {'key': 'value'}")
-                }
-                query.metadata.merge(pairs) { _, new in new }
             case "bootable":
                 guard let b = ExtraSpecMatcher.parseBool(value) else {
                     if context.version >= APIVersion(3, 2) {
                         throw AshlarError(
                             .invalidInput, "Invalid input received: bootable={\(value)} is not a boolean.")
                     }
-                    continue
+                    return .handled
                 }
                 query.conditions.append(.init("bootable", .eq, .bool(b)))
             case "size":
@@ -307,26 +278,16 @@ struct VolumesController {
                 } else if let date = Timestamp.parse(value) {
                     query.conditions.append(.init(key, .eq, .date(date)))
                 }
-            case "consumes_quota", "multiattach", "encrypted":
-                guard let b = ExtraSpecMatcher.parseBool(value) else {
-                    throw AshlarError(.invalidInput, "Invalid input received: \(key)={\(value)} is not a boolean.")
-                }
-                query.conditions.append(.init(key, .eq, .bool(b)))
             case "volume_type":
                 let type = try await env.types.find(value)
                 query.conditions.append(.init("volume_type_id", .eq, .string(type?.id ?? value)))
             case "group_id":
-                // No volume belongs to a group yet.
-                matchesNothing = true
+                return .matchesNothing  // No volume belongs to a group yet.
             default:
-                if VolumeStore.columns[key] != nil {
-                    query.conditions.append(.init(key, like ? .like : .eq, .string(value)))
-                } else {
-                    matchesNothing = true
-                }
+                return .generic
             }
+            return .handled
         }
-        return matchesNothing ? nil : query
     }
 
     func summary(_ request: Request, _ context: APIRequestContext) async throws -> Response {
