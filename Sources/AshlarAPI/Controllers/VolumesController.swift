@@ -207,8 +207,15 @@ struct VolumesController {
 
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let volume = try await find(context)
-        let attachments = try await env.attachments.attached(toVolumes: [volume.id])[volume.id] ?? []
-        return JSONResponse.make(["volume": VolumeView.detail(volume, context, attachments: attachments)])
+        let attached = try await attachments(of: [volume])[volume.id] ?? []
+        return JSONResponse.make(["volume": VolumeView.detail(volume, context, attachments: attached)])
+    }
+
+    /// The attached attachments of `volumes`, in one query, asked only for volumes not `detached`: most volumes
+    /// are, and a show or a list then costs no query more than before attachments existed.
+    func attachments(of volumes: [Volume]) async throws -> [String: [Attachment]] {
+        let held = volumes.filter { $0.attachStatus != .detached }.map(\.id)
+        return held.isEmpty ? [:] : try await env.attachments.attached(toVolumes: held)
     }
 
     func find(_ context: APIRequestContext) async throws -> Volume {
@@ -234,8 +241,8 @@ struct VolumesController {
         var body: [String: JSONValue] = [:]
         if detail {
             // One query for the attachments of the whole page.
-            let attachments = try await env.attachments.attached(toVolumes: volumes.map(\.id))
-            body["volumes"] = .array(volumes.map { VolumeView.detail($0, context, attachments: attachments[$0.id] ?? []) })
+            let attached = try await attachments(of: volumes)
+            body["volumes"] = .array(volumes.map { VolumeView.detail($0, context, attachments: attached[$0.id] ?? []) })
         } else {
             body["volumes"] = .array(volumes.map { VolumeView.summary($0, context) })
         }
@@ -334,8 +341,8 @@ struct VolumesController {
         }
         var shown = updated
         shown.volumeTypeName = volume.volumeTypeName  // an update never changes the type
-        let attachments = try await env.attachments.attached(toVolumes: [shown.id])[shown.id] ?? []
-        return JSONResponse.make(["volume": VolumeView.detail(shown, context, attachments: attachments)])
+        let attached = try await attachments(of: [shown])[shown.id] ?? []
+        return JSONResponse.make(["volume": VolumeView.detail(shown, context, attachments: attached)])
     }
 
     // MARK: Delete
