@@ -67,7 +67,7 @@ struct SnapshotsController {
             metadata: metadata)
         let deltas = env.quotaStore.snapshotDeltas(size: volume.size, volumeTypeName: volume.volumeTypeName)
         let limits = try await env.quotaStore.limits(projectID: volume.projectID)
-        var requirements = [SnapshotStore.volume(volume.id, statusIn: statuses)]
+        var requirements = [VolumeStore.volume(volume.id, statusIn: statuses, placed: true)]
         if let quota = env.quotaStore.requirement(projectID: volume.projectID, deltas: deltas, limits: limits) {
             requirements.append(quota)
         }

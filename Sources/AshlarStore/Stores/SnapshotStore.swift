@@ -131,13 +131,6 @@ public struct SnapshotStore: Sendable {
         ))
     }
 
-    /// The volume `volumeID` exists, is in one of `statuses` and has a host.
-    public static func volume(_ volumeID: String, statusIn statuses: Set<VolumeStatus>) -> Requirement {
-        Requirement(SQLQueryString(
-            "EXISTS (SELECT 1 FROM volumes WHERE id = \(bind: volumeID) AND host IS NOT NULL AND status IN (\(binds: statuses.map(\.rawValue).sorted())))"
-        ))
-    }
-
     /// No volume is being made from this snapshot right now: deleting it would pull the data from under it.
     public static func notSourceOfCreatingVolume(_ snapshotID: String) -> Requirement {
         Requirement(SQLQueryString(

@@ -128,10 +128,13 @@ public struct VolumeStore: Sendable {
         return try await !builder.returning("id").all().isEmpty
     }
 
-    /// The volume `volumeID` exists and is in one of `statuses` (a condition for other statements).
-    public static func volume(_ volumeID: String, statusIn statuses: Set<VolumeStatus>) -> Requirement {
+    /// The volume `volumeID` exists, is in one of `statuses` and, with `placed`, has a host (a condition for
+    /// other statements).
+    public static func volume(
+        _ volumeID: String, statusIn statuses: Set<VolumeStatus>, placed: Bool = false
+    ) -> Requirement {
         Requirement(SQLQueryString(
-            "EXISTS (SELECT 1 FROM volumes WHERE id = \(bind: volumeID) AND status IN (\(binds: statuses.map(\.rawValue).sorted())))"
+            "EXISTS (SELECT 1 FROM volumes WHERE id = \(bind: volumeID)\(unsafeRaw: placed ? " AND host IS NOT NULL" : "") AND status IN (\(binds: statuses.map(\.rawValue).sorted())))"
         ))
     }
 

@@ -17,19 +17,17 @@ extension VolumeManager {
             throw AshlarError(.invalidInput, "Backend \(host) exports no volumes: it has no target_helper.")
         }
         guard var volume = try await volumes.get(args.volumeID) else { throw AshlarError.volumeNotFound(args.volumeID) }
-        if let problem = await target.checkReachable() {
-            throw AshlarError(.unavailable, "The iSCSI target of backend \(host) cannot be reached: \(problem)")
+        let export = try await export(of: &volume, adding: args.mode, besides: args.attachmentID)
+        let (iqn, readOnly) = (export.iqn, export.readOnly)
+        do {
+            try await targetQueue.run { try await target.createExport(export) }
+        } catch {
+            // Asked only when the export failed, so an attach costs no extra round trip to the daemon.
+            if let problem = await target.checkReachable() {
+                throw AshlarError(.unavailable, "The iSCSI target of backend \(host) cannot be reached: \(problem)")
+            }
+            throw error
         }
-        let credentials = try await credentials(for: &volume)
-        let others = try await attachments.of(volumeID: volume.id).filter {
-            $0.id != args.attachmentID && Attachment.live.contains($0.status)
-        }
-        let readOnly = volume.isReadOnly || (args.mode == "ro" && !others.contains { $0.mode == "rw" })
-        let iqn = iscsi.iqn(forVolume: volume.id)
-        let export = ISCSIExport(
-            iqn: iqn, path: driver.localPath(forVolume: volume.id), chapUser: credentials?.user,
-            chapPassword: credentials?.password, readOnly: readOnly)
-        try await targetQueue.run { try await target.createExport(export) }
         let location = "\(iscsi.portal),1 \(iqn) 1"
         if volume.providerLocation != location {
             try await volumes.update(volume.id, set: .init(providerLocation: .some(location)))
@@ -41,10 +39,10 @@ extension VolumeManager {
             "target_luns": [1], "volume_id": .string(volume.id), "access_mode": .string(readOnly ? "ro" : "rw"),
             "encrypted": .bool(volume.encrypted), "discard": false, "qos_specs": .null, "cacheable": false,
         ]
-        if let credentials {
+        if let user = export.chapUser, let password = export.chapPassword {
             data["auth_method"] = "CHAP"
-            data["auth_username"] = .string(credentials.user)
-            data["auth_password"] = .string(credentials.password)
+            data["auth_username"] = .string(user)
+            data["auth_password"] = .string(password)
         }
         return ["driver_volume_type": "iscsi", "data": .object(data)]
     }
@@ -85,14 +83,7 @@ extension VolumeManager {
             let present = try await target.exports()
             for id in held where present[iscsi.iqn(forVolume: id)] == nil {
                 guard var volume = try await volumes.get(id) else { continue }
-                let credentials = try await credentials(for: &volume)
-                let writers = try await attachments.of(volumeID: id).filter {
-                    Attachment.live.contains($0.status) && $0.mode == "rw"
-                }
-                let readOnly = volume.isReadOnly || writers.isEmpty
-                let export = ISCSIExport(
-                    iqn: iscsi.iqn(forVolume: id), path: driver.localPath(forVolume: id), chapUser: credentials?.user,
-                    chapPassword: credentials?.password, readOnly: readOnly)
+                let export = try await export(of: &volume, adding: nil, besides: nil)
                 let attachments = self.attachments
                 let restored = try await targetQueue.run {
                     // Still needed? A detach may have ended since `held` was read.
@@ -119,6 +110,22 @@ extension VolumeManager {
         } catch {
             logger.warning("could not refresh the export of volume \(volumeID): \(error)")
         }
+    }
+
+    /// What the target should export for the volume: its file, its CHAP credentials, and read-only when the
+    /// volume is, or when no live read-write attachment (besides `attachmentID`, and with the one being added in
+    /// `mode`) needs to write.
+    private func export(of volume: inout Volume, adding mode: String?, besides attachmentID: String?) async throws
+        -> ISCSIExport
+    {
+        let credentials = try await credentials(for: &volume)
+        let writers = try await attachments.of(volumeID: volume.id).filter {
+            $0.id != attachmentID && Attachment.live.contains($0.status) && $0.mode == "rw"
+        }
+        return ISCSIExport(
+            iqn: iscsi.iqn(forVolume: volume.id), path: driver.localPath(forVolume: volume.id),
+            chapUser: credentials?.user, chapPassword: credentials?.password,
+            readOnly: volume.isReadOnly || (mode != "rw" && writers.isEmpty))
     }
 
     /// The volume's CHAP credentials: those in `provider_auth`, else new ones (configured or generated), stored

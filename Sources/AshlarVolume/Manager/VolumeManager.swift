@@ -107,15 +107,20 @@ public struct VolumeManager: Service {
                 host: host, binary: ServiceRecord.volumeBinary,
                 backendState: driverReady && targetProblem == nil ? "up" : "down")
             if driverReady && targetProblem == nil { await ensureExports() }
-            if driverReady { try await publishCapabilities() }
+            if driverReady { try await publishCapabilities(targetProblem: targetProblem) }
         } catch {
             logger.warning("could not report state: \(error)")
         }
     }
 
     func publishCapabilities() async throws {
+        try await publishCapabilities(targetProblem: await target?.checkReachable())
+    }
+
+    /// Reports with the target's state already known (the report round has just asked the daemon).
+    func publishCapabilities(targetProblem: String?) async throws {
         var capabilities = try await currentCapabilities()
-        if let problem = await target?.checkReachable() { Self.markDown(&capabilities, reason: problem) }
+        if let targetProblem { Self.markDown(&capabilities, reason: targetProblem) }
         try await scheduler.updateServiceCapabilities(
             .init(
                 serviceName: VolumeRPC.topic, host: host, availabilityZone: availabilityZone,
