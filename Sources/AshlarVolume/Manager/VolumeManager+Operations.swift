@@ -8,8 +8,7 @@ extension VolumeManager {
     /// Creates the volume on the backend. On a driver failure the volume goes back to the scheduler for another
     /// backend while attempts remain, else to `error` with a user message.
     func create(_ args: VolumeRPC.CreateVolume, context: CallerContext) async {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(context.requestID)"
+        let log = logger(for: context)
         do {
             guard let volume = try await volumes.get(args.volumeID), volume.status == .creating else {
                 log.info("create of volume \(args.volumeID) skipped: it is gone or no longer creating")
@@ -59,8 +58,7 @@ extension VolumeManager {
 
     /// Deletes the volume's data, then its row. A failure leaves it in `error_deleting` for a retry.
     func delete(_ volumeID: String, context: CallerContext) async {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(context.requestID)"
+        let log = logger(for: context)
         do {
             // A stale or repeated message must not destroy the data of a volume that is no longer being deleted.
             if let volume = try await volumes.get(volumeID),
