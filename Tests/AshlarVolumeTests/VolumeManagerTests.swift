@@ -369,10 +369,14 @@ struct VolumeManagerTests {
             let (running, ready) = try await h.start(h.manager(driver: h.fileDriver, reportInterval: .seconds(3600)))
             #expect(ready)
             #expect(await eventually { scheduler.received(SchedulerRPC.Method.updateServiceCapabilities).count == 1 })
-            // What SchedulerService.run does at start-up.
-            try await h.client.publishServiceCapabilities(context: testContext)
-            let answered = await eventually(timeout: .seconds(2)) {
-                scheduler.received(SchedulerRPC.Method.updateServiceCapabilities).count >= 2
+            // What SchedulerService.run does at start-up. The first report can come before the service's
+            // consumers are subscribed, and a fanout nobody hears is dropped (as on RabbitMQ), so ask until one
+            // is heard; with an hour between reports only the fanout can bring a second one.
+            let answered = await eventually(timeout: .seconds(30), poll: .milliseconds(500)) {
+                try? await h.client.publishServiceCapabilities(context: testContext)
+                return await eventually(timeout: .milliseconds(400)) {
+                    scheduler.received(SchedulerRPC.Method.updateServiceCapabilities).count >= 2
+                }
             }
             #expect(answered)
             #expect(await running.stop())
