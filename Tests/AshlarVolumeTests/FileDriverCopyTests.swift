@@ -300,38 +300,35 @@ enum XFSLoop {
             truncate(image, off_t(Int64(sizeMiB) * mib)) == 0
         else { throw AshlarError(.internalError, "cannot make \(image)") }
         try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
-        try run("mkfs.xfs", "-q", "-m", "reflink=1", image)
-        try run("mount", "-o", "loop", image, mountPoint)
-        defer {
-            // A lazy unmount if something still holds it, so the loop device is released in any case.
-            if (try? run("umount", mountPoint)) == nil { try? run("umount", "-l", mountPoint) }
-        }
-        try await body(mountPoint)
+        try await run("mkfs.xfs", "-q", "-m", "reflink=1", image)
+        try await run("mount", "-o", "loop", image, mountPoint)
+        var failure: (any Error)?
+        do { try await body(mountPoint) } catch { failure = error }
+        // A lazy unmount if something still holds it, so the loop device is released in any case.
+        if (try? await run("umount", mountPoint)) == nil { try? await run("umount", "-l", mountPoint) }
+        if let failure { throw failure }
     }
 
-    static func run(_ arguments: String...) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let errors = Pipe()
-        process.standardError = errors
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        let message = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw AshlarError(
-                .internalError,
-                "\(arguments.joined(separator: " ")) failed: \(String(decoding: message, as: UTF8.self))")
+    /// Runs a tool off the cooperative pool (mkfs and umount can take seconds on a busy machine, and the other
+    /// tests running meanwhile need the pool's two threads).
+    static func run(_ arguments: String...) async throws {
+        guard let tool = ToolRunner.locate(arguments[0]) else {
+            throw AshlarError(.internalError, "\(arguments[0]) is not installed")
+        }
+        let result = try await ToolRunner.run(tool, Array(arguments.dropFirst()), timeout: .seconds(60))
+        guard result.succeeded else {
+            throw AshlarError(.internalError, "\(arguments.joined(separator: " ")) failed: \(result.stderr)")
         }
     }
 
-    /// Bytes in use on the filesystem holding `path`, after flushing delayed allocations.
-    static func usedBytes(_ path: String) -> Int64 {
-        sync()
-        var fs = statvfs()
-        guard statvfs(path, &fs) == 0 else { return -1 }
-        return Int64(fs.f_blocks - fs.f_bfree) * Int64(fs.f_frsize)
+    /// Bytes in use on the filesystem holding `path`, after flushing its delayed allocations.
+    static func usedBytes(_ path: String) async throws -> Int64 {
+        try await Blocking.run {
+            sync()
+            var fs = statvfs()
+            guard statvfs(path, &fs) == 0 else { return -1 }
+            return Int64(fs.f_blocks - fs.f_bfree) * Int64(fs.f_frsize)
+        }
     }
 }
 
@@ -350,7 +347,8 @@ struct FileDriverReflinkTests {
             let driver = FileDriver(directory: mountPoint, backendName: "xfs-1")
             try await driver.createVolume(id: "vol", sizeGB: 1)
             let run = pattern(1, count: Int(Self.runLength))
-            for offset in Self.runs { try write(run, to: driver.path(for: "vol"), at: offset) }
+            let volume = driver.path(for: "vol")
+            try await Blocking.run { for offset in Self.runs { try write(run, to: volume, at: offset) } }
             try await body(driver, mountPoint)
         }
     }
@@ -359,12 +357,12 @@ struct FileDriverReflinkTests {
     func reflinkSharesSpace() async throws {
         try await withVolume { driver, dir in
             #expect(FileCopy.supportsReflink(in: dir))
-            let before = XFSLoop.usedBytes(dir)
+            let before = try await XFSLoop.usedBytes(dir)
             let method = try FileCopy.clone(from: driver.path(for: "vol"), to: driver.path(for: "direct"))
             #expect(method == .reflink)
             try await driver.createVolume(id: "clone", sizeGB: 2, cloneOf: "vol")
             try await driver.createSnapshot(id: "snap", volumeID: "vol")
-            let growth = XFSLoop.usedBytes(dir) - before
+            let growth = try await XFSLoop.usedBytes(dir) - before
             #expect(growth < 16 * mib, "three copies of 256 MiB of data took \(growth) bytes")
             for name in ["direct", "clone"] {
                 #expect(try read(driver.path(for: name), at: 5 * 64 * mib + 4096) == pattern(1))
@@ -398,9 +396,12 @@ struct FileDriverReflinkTests {
             let source = "\(dir)/big"
             let chunk = pattern(7, count: Int(16 * mib))
             #expect(FileManager.default.createFile(atPath: source, contents: nil))
-            for i in 0..<38 { try write(chunk, to: source, at: Int64(i) * 16 * mib) }  // 608 MiB of ~1 GiB
+            // 608 MiB of ~1 GiB
+            try await Blocking.run { for i in 0..<38 { try write(chunk, to: source, at: Int64(i) * 16 * mib) } }
             let error = await ashlarError {
-                try FileCopy.copy(from: source, to: "\(dir)/copy", reflink: false, copyFileRange: false)
+                _ = try await Blocking.run {
+                    try FileCopy.copy(from: source, to: "\(dir)/copy", reflink: false, copyFileRange: false)
+                }
             }
             #expect(error?.message.contains("No space left on device") == true)
             #expect(error?.message.contains("\(dir)/copy") == true)

@@ -35,12 +35,8 @@ enum ToolRunner {
     /// Runs `executable` with `arguments` on a dispatch thread, killing it after `timeout`.
     /// Throws only when it cannot be started; a non-zero status is in the result.
     static func run(_ executable: String, _ arguments: [String], timeout: Duration) async throws -> ToolResult {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<ToolResult, any Error>) in
-            // waitUntilExit and pipe reads block their thread: they must not hold one of the pool's few threads.
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try runBlocking(executable, arguments, timeout: timeout) })
-            }
-        }
+        // waitUntilExit and pipe reads block their thread.
+        try await Blocking.run { try runBlocking(executable, arguments, timeout: timeout) }
     }
 
     private static func runBlocking(

@@ -15,7 +15,7 @@ extension FileDriver {
     public func createSnapshot(id: String, volumeID: String) async throws {
         let source = path(for: volumeID)
         let target = snapshotPath(for: id)
-        try await Self.offload {
+        try await Blocking.run {
             // A leftover from an attempt that died half-way is replaced: the snapshot is new.
             unlink(target)
             try FileCopy.clone(from: source, to: target)
@@ -40,7 +40,7 @@ extension FileDriver {
 
     public func extendVolume(id: String, newSizeGB: Int) async throws {
         let target = path(for: id)
-        try await Self.offload {
+        try await Blocking.run {
             let fd = open(target, O_WRONLY | O_CLOEXEC)
             guard fd >= 0 else { throw FileCopy.failure("open \(target)") }
             defer { close(fd) }
@@ -68,7 +68,7 @@ extension FileDriver {
         let snapshot = snapshotPath(for: snapshotID)
         // A dot name that does not start with `volume-`, so capacity accounting never counts it.
         let temporary = "\(directory)/.volume-\(id).revert-\(UUID().uuidString.prefix(8).lowercased())"
-        try await Self.offload {
+        try await Blocking.run {
             var st = stat()
             // A volume that is gone is not brought back by a revert.
             guard stat(target, &st) == 0 else { throw FileCopy.failure("read \(target)") }
@@ -90,7 +90,7 @@ extension FileDriver {
     private func createVolume(id: String, sizeGB: Int, copying source: String) async throws {
         let target = path(for: id)
         let newSize = Int64(sizeGB) * Self.gib
-        try await Self.offload {
+        try await Blocking.run {
             var st = stat()
             guard stat(source, &st) == 0 else { throw FileCopy.failure("read \(source)") }
             guard newSize >= Int64(st.st_size) else {
@@ -135,15 +135,5 @@ extension FileDriver {
         guard fd >= 0 else { return }
         fsync(fd)
         close(fd)
-    }
-
-    /// Runs blocking file work on a dispatch thread: a sparse copy can take seconds, which must not hold one of the
-    /// few threads of Swift's cooperative pool.
-    private static func offload(_ work: @escaping @Sendable () throws -> Void) async throws {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try work() })
-            }
-        }
     }
 }
