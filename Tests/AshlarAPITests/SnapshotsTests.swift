@@ -48,7 +48,7 @@ extension API {
 
     /// Polls until the snapshot has `status`; fails after `timeout`.
     func waitForSnapshotStatus(
-        _ id: String, _ status: String, token: String? = nil, timeout: Duration = .seconds(20),
+        _ id: String, _ status: String, token: String? = nil, timeout: Duration = .seconds(60),
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         var last = "?"
@@ -64,7 +64,7 @@ extension API {
 
     /// Polls until the snapshot is gone (404); fails after `timeout`.
     func waitForSnapshotGone(
-        _ id: String, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation
+        _ id: String, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let gone = try await poll(timeout: timeout) { try await get("/v3/snapshots/\(id)").status == .notFound }
         if !gone {

@@ -100,7 +100,7 @@ final class TestSystem: Sendable {
         }
         // Capability reports are fanned out and dropped while nobody listens, so the first one may be lost; wait
         // for the scheduler to hold one so that the first create never races it on a loaded machine.
-        let deadline = ContinuousClock.now + .seconds(20)
+        let deadline = ContinuousClock.now + .seconds(60)
         while await !scheduler.hostManager.hasReports, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -241,7 +241,7 @@ struct API: Sendable {
 
     /// Polls until the volume has `status`; fails after `timeout`.
     func waitForStatus(
-        _ id: String, _ status: String, token: String? = nil, timeout: Duration = .seconds(20),
+        _ id: String, _ status: String, token: String? = nil, timeout: Duration = .seconds(60),
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         var last = "?"
@@ -262,7 +262,7 @@ struct API: Sendable {
 
     /// Polls until the volume is gone (404); fails after `timeout`.
     func waitForGone(
-        _ id: String, timeout: Duration = .seconds(20), sourceLocation: SourceLocation = #_sourceLocation
+        _ id: String, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
         let gone = try await poll(timeout: timeout) { try await get("/v3/volumes/\(id)").status == .notFound }
         if !gone {
@@ -296,7 +296,7 @@ enum TestFailure: Error {
 }
 
 /// Calls `check` every 50 ms until it returns true or `timeout` passes; returns whether it did.
-func poll(timeout: Duration = .seconds(10), _ check: () async throws -> Bool) async throws -> Bool {
+func poll(timeout: Duration = .seconds(30), _ check: () async throws -> Bool) async throws -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await check() { return true }

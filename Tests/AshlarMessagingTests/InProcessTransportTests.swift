@@ -96,7 +96,7 @@ struct InProcessTransportTests {
         #expect(deliveries.map(\.n).sorted() == [1, 2])
         #expect(deliveries.allSatisfy { $0.server == "node1" })
         task.cancel()
-        #expect(await finishes(task, within: .seconds(5)))
+        #expect(await finishes(task, within: .seconds(30)))
     }
 
     @Test func callReturnsTheEndpointsReply() async throws {
@@ -173,7 +173,7 @@ struct InProcessTransportTests {
         #expect(error?.code == .unavailable)
         #expect(error?.message.contains("echo") == true)
         #expect(elapsed >= .milliseconds(100))
-        #expect(elapsed < .seconds(5))
+        #expect(elapsed < .seconds(30))
     }
 
     @Test func callToASlowEndpointTimesOutAsUnavailable() async throws {
@@ -184,7 +184,7 @@ struct InProcessTransportTests {
                 try await transport.call(message("slow"), to: .scheduler, timeout: .milliseconds(100))
             }
             #expect(error?.code == .unavailable)
-            #expect(clock.now - start < .seconds(5))
+            #expect(clock.now - start < .seconds(30))
             // The server is still there for the next call.
             let next = try await transport.call(message("nothing"), to: .scheduler, timeout: .seconds(5))
             #expect(next == nil)
@@ -204,7 +204,7 @@ struct InProcessTransportTests {
         #expect(recorder.all.count == 1)
 
         task.cancel()
-        #expect(await finishes(task, within: .seconds(5)), "serve did not return after cancellation")
+        #expect(await finishes(task, within: .seconds(30)), "serve did not return after cancellation")
 
         try await transport.cast(message("work", 2), to: target)
         try await transport.cast(message("work", 3), to: .scheduler)
@@ -279,7 +279,7 @@ struct InProcessTransportTests {
                 })
         }
         let clock = ContinuousClock()
-        let deadline = clock.now.advanced(by: .seconds(3))
+        let deadline = clock.now.advanced(by: .seconds(30))
         while clock.now < deadline, finished.value < count {
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -288,7 +288,7 @@ struct InProcessTransportTests {
         #expect(unavailable.value == count)
         // Release any call still parked: a consumer answers the queued messages, so every task ends.
         try await withServers(transport, [server("cinder-volume.nobody@lvm", "nobody")]) {
-            let deadline = clock.now.advanced(by: .seconds(5))
+            let deadline = clock.now.advanced(by: .seconds(30))
             while clock.now < deadline, finished.value < count {
                 try await Task.sleep(for: .milliseconds(10))
             }

@@ -33,7 +33,7 @@ final class Recorder: Sendable {
 
     /// The deliveries once there are at least `count`, or whatever arrived by the deadline.
     @discardableResult
-    func wait(for count: Int, timeout: Duration = .seconds(5)) async -> [Delivery] {
+    func wait(for count: Int, timeout: Duration = .seconds(30)) async -> [Delivery] {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while clock.now < deadline {
@@ -59,7 +59,7 @@ struct TestError: Error, CustomStringConvertible {
 
 /// An endpoint with a behaviour per method:
 /// `ping` answers its server name (unrecorded); `echo` returns the arguments; `nothing` returns nil;
-/// `fail` throws an AshlarError; `crash` throws another error; `slow` sleeps 10 s; anything else is recorded.
+/// `fail` throws an AshlarError; `crash` throws another error; `slow` sleeps 120 s (cancellably); anything else is recorded.
 struct TestEndpoint: RPCEndpoint {
     var server: String
     var recorder: Recorder
@@ -74,7 +74,7 @@ struct TestEndpoint: RPCEndpoint {
         case "fail": throw AshlarError(.notFound, "Volume vol-\(n) could not be found.")
         case "crash": throw TestError()
         case "slow":
-            try await Task.sleep(for: .seconds(10))
+            try await Task.sleep(for: .seconds(120))
             return nil
         default: return Data("{\"handled_by\":\"\(server)\"}".utf8)
         }
@@ -122,7 +122,7 @@ func withServers<R>(
     let result = try await body()
     for task in tasks { task.cancel() }
     for task in tasks {
-        #expect(await finishes(task, within: .seconds(5)), "serve did not stop when cancelled")
+        #expect(await finishes(task, within: .seconds(30)), "serve did not stop when cancelled")
     }
     return result
 }

@@ -29,7 +29,7 @@ struct RPCClientTests {
     }
 
     /// The messages handled so far, once there are `count` (or after 5 s).
-    func received(_ count: Int, within timeout: Duration = .seconds(5)) async -> [(String, RPCMessage)] {
+    func received(_ count: Int, within timeout: Duration = .seconds(30)) async -> [(String, RPCMessage)] {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: timeout)
         while clock.now < deadline, log.value.count < count {

@@ -29,7 +29,7 @@ func removeTemporaryDirectory(_ url: URL) {
 
 /// Polls `condition` until it holds or `timeout` passes; true when it held.
 func eventually(
-    timeout: Duration = .seconds(10), poll: Duration = .milliseconds(20), _ condition: () async throws -> Bool
+    timeout: Duration = .seconds(30), poll: Duration = .milliseconds(20), _ condition: () async throws -> Bool
 ) async rethrows -> Bool {
     let deadline = ContinuousClock.now + timeout
     while true {
@@ -80,7 +80,7 @@ struct Background: Sendable {
     }
 
     /// Cancels the task; true when it ended within `timeout`.
-    func stop(timeout: Duration = .seconds(10)) async -> Bool {
+    func stop(timeout: Duration = .seconds(30)) async -> Bool {
         task.cancel()
         return await eventually(timeout: timeout) { finished.isSet }
     }
