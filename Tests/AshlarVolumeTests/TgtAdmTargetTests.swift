@@ -359,6 +359,42 @@ struct TgtAdmTargetTests {
         }
     }
 
+    @Test("iscsi_target_params are set on a new target, data moves under them, and a value tgtd refuses leaves nothing")
+    func targetParameters() async throws {
+        try await withTgtd { daemon, _, initiator, directory in
+            let target = TgtAdmTarget(controlPort: daemon.controlPort, targetParameters: ISCSITargetParameter.defaults)
+            let (export, credentials) = try newExport("fast", in: directory)
+            try await target.createExport(export)
+            let tid = try #require(try await target.exports()[export.iqn]).tid
+            let shown = try await ToolRunner.run(
+                ToolRunner.locate("tgtadm") ?? "tgtadm",
+                ["-C", String(daemon.controlPort), "--lld", "iscsi", "--op", "show", "--mode", "target", "--tid", String(tid)],
+                timeout: .seconds(10))
+            let lines = Set(shown.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+            for parameter in ISCSITargetParameter.defaults {
+                #expect(lines.contains(parameter.description), "\(parameter) not in: \(shown.stdout)")
+            }
+            // 1 MiB: several of the larger bursts and segments, written and read back over iSCSI.
+            let data = testPattern(5, count: 1 << 20)
+            let source = directory.appendingPathComponent("pattern").path
+            try Data(data).write(to: URL(fileURLWithPath: source))
+            let written = try await initiator.write(source, to: export.iqn, credentials)
+            #expect(written.succeeded, "\(written.stderr)")
+            #expect(try prefix(of: export.path, count: 1 << 20) == data)
+            #expect(try await initiator.read(export.iqn, credentials, count: 1 << 20, in: directory) == data)
+
+            let refused = TgtAdmTarget(
+                controlPort: daemon.controlPort, targetParameters: [.init(name: "MaxBurstLength", value: "abc")])
+            let (bad, badCredentials) = try newExport("refused", in: directory)
+            let error = try #require(await ashlarError { try await refused.createExport(bad) })
+            #expect(error.code == .driverFailure)
+            #expect(error.message.contains("MaxBurstLength=abc") && error.message.contains("iscsi_target_params"))
+            #expect(!error.message.contains(badCredentials.password))
+            #expect(try await target.exports().keys.sorted() == [export.iqn])
+            #expect(try await accounts(daemon) == [credentials.user])
+        }
+    }
+
     @Test("ACL: a named initiator replaces ALL, nil reopens, the last one leaves nobody; CHAP still applies")
     func initiatorACL() async throws {
         try await withTgtd { _, target, initiator, directory in
@@ -508,6 +544,33 @@ struct ISCSITargetUnitTests {
         let fixed = ISCSIConfig(chapUsername: "u", chapPassword: "p").newCHAPCredentials()
         #expect(fixed == CHAPCredentials(user: "u", password: "p"))
         #expect(ISCSIConfig(useChapAuth: false).newCHAPCredentials() == nil)
+    }
+
+    @Test("iscsi_target_params: faster defaults, Name=Value lists, tgtd's names only, and the config error")
+    func targetParameterLists() throws {
+        #expect(ISCSIConfig().targetParameters == ISCSITargetParameter.defaults)
+        #expect(ISCSITargetParameter.defaults.map(\.description).contains("MaxBurstLength=16776192"))
+        #expect(try ISCSITargetParameter.parse("") == [])
+        #expect(try ISCSITargetParameter.parse(" ") == [])
+        #expect(
+            try ISCSITargetParameter.parse("maxburstlength = 1048576, InitialR2T=No")
+                == [.init(name: "MaxBurstLength", value: "1048576"), .init(name: "InitialR2T", value: "No")])
+        for (list, says) in [
+            ("MaxBurstLength", "is not Name=Value"), ("MaxBurstLength=", "is not Name=Value"),
+            ("Speed=9", "'Speed' is not a tgtd target parameter"), ("MaxBurstLength=1 2", "may have only"),
+            ("InitialR2T=No,,", "is not Name=Value"), ("InitialR2T=No,initialr2t=Yes", "InitialR2T is given twice"),
+        ] {
+            let error = #expect(throws: ISCSITargetParameter.Invalid.self, "\(list)") {
+                try ISCSITargetParameter.parse(list)
+            }
+            #expect(error?.message.contains(says) == true, "\(list): \(error?.message ?? "")")
+        }
+        let text = "[DEFAULT]\nenabled_backends = a, b\n[a]\niscsi_target_params =\n[b]\niscsi_target_params = Speed=9\n"
+        let backends = try AshlarConfig.make(files: [try INIFile(text: text, path: "/etc/ashlar.conf")]).backends
+        #expect(try ISCSIConfig(backend: backends[0]).targetParameters == [])
+        let error = #expect(throws: ConfigError.self) { try ISCSIConfig(backend: backends[1]) }
+        #expect(error?.description.contains("iscsi_target_params") == true, "\(String(describing: error))")
+        #expect(error?.description.contains("/etc/ashlar.conf") == true, "\(String(describing: error))")
     }
 
     @Test("exports are checked before tgtadm runs; secrets never show in command lines")

@@ -414,6 +414,7 @@ public struct AshlarConfig: Sendable, Equatable {
         "backend_availability_zone", "reserved_percentage", "max_over_subscription_ratio", "extra_capabilities",
         "filter_function", "goodness_function", "target_helper", "target_ip_address", "target_port", "target_prefix",
         "iscsi_target_flags", "use_chap_auth", "chap_username", "chap_password", "tgt_control_port",
+        "iscsi_target_params",
     ]
 
     /// Common cinder options Ashlar accepts without a warning, so an existing

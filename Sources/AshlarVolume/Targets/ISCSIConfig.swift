@@ -18,11 +18,14 @@ public struct ISCSIConfig: Sendable, Hashable {
     public var chapPassword: String
     /// `tgt_control_port` (Ashlar's own): tgtd's management port (`tgtadm -C`); nil for tgtadm's default.
     public var tgtControlPort: Int?
+    /// `iscsi_target_params` (Ashlar's own): login parameters set on every new target; empty for tgtd's defaults.
+    public var targetParameters: [ISCSITargetParameter]
 
     public init(
         targetIPAddress: String = "127.0.0.1", targetPort: Int = 3260,
         targetPrefix: String = "iqn.2010-10.org.openstack:", iscsiTargetFlags: String = "",
-        useChapAuth: Bool = true, chapUsername: String = "", chapPassword: String = "", tgtControlPort: Int? = nil
+        useChapAuth: Bool = true, chapUsername: String = "", chapPassword: String = "", tgtControlPort: Int? = nil,
+        targetParameters: [ISCSITargetParameter] = ISCSITargetParameter.defaults
     ) {
         self.targetIPAddress = targetIPAddress
         self.targetPort = targetPort
@@ -32,6 +35,7 @@ public struct ISCSIConfig: Sendable, Hashable {
         self.chapUsername = chapUsername
         self.chapPassword = chapPassword
         self.tgtControlPort = tgtControlPort
+        self.targetParameters = targetParameters
     }
 
     /// The target name of volume `id`: `target_prefix` + "volume-" + id, as Cinder names it.

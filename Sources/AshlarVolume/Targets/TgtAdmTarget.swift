@@ -25,25 +25,28 @@ public struct TgtAdmTarget: ISCSITarget {
     public let controlPort: Int?
     /// `--bsoflags` for new LUNs (`direct`, `sync`: Cinder's `iscsi_target_flags`); empty for none.
     public let backingStoreFlags: String
+    /// Login parameters set on every new target (`iscsi_target_params`); empty for tgtd's defaults.
+    public let targetParameters: [ISCSITargetParameter]
     /// How long one tgtadm call may take before it is killed.
     public let timeout: Duration
     private let gate = OperationGate()
 
     public init(
         tgtadm: String = "tgtadm", controlPort: Int? = nil, backingStoreFlags: String = "",
-        timeout: Duration = .seconds(30)
+        targetParameters: [ISCSITargetParameter] = [], timeout: Duration = .seconds(30)
     ) {
         self.tgtadm = tgtadm
         self.controlPort = controlPort
         self.backingStoreFlags = backingStoreFlags
+        self.targetParameters = targetParameters
         self.timeout = timeout
     }
 
-    /// A helper for a backend's `config` (its control port and target flags).
+    /// A helper for a backend's `config` (its control port, target flags and login parameters).
     public init(config: ISCSIConfig, tgtadm: String = "tgtadm", timeout: Duration = .seconds(30)) {
         self.init(
             tgtadm: tgtadm, controlPort: config.tgtControlPort, backingStoreFlags: config.iscsiTargetFlags,
-            timeout: timeout)
+            targetParameters: config.targetParameters, timeout: timeout)
     }
 
     // MARK: ISCSITarget
@@ -155,6 +158,13 @@ public struct TgtAdmTarget: ISCSITarget {
         let tid = try await newTarget(export.iqn, known: targets)
         var createdAccount: String?
         do {
+            for parameter in targetParameters {
+                try await tgtadm(
+                    [
+                        "--op", "update", "--mode", "target", "--tid", String(tid), "--name", parameter.name,
+                        "--value", parameter.value,
+                    ], "set \(parameter) on iSCSI target \(export.iqn) (iscsi_target_params)")
+            }
             try await addLogicalUnit(tid: tid, export)
             if let user = export.chapUser, let password = export.chapPassword {
                 // The target has no ACL yet, so nobody can log in while its account is being set up.
