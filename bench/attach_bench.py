@@ -162,7 +162,7 @@ class Ashlar:
         self.workdir = workdir
         self.process = None
 
-    def start(self, binary, tgtd):
+    def start(self, binary, tgtd, target_params=None):
         workdir = self.workdir
         self.state = os.path.join(workdir, "state")
         config = os.path.join(workdir, "ashlar.conf")
@@ -170,6 +170,8 @@ class Ashlar:
             f.write("[DEFAULT]\nenabled_backends = file-1\n\n[file-1]\nvolume_driver = file\n"
                     "target_helper = tgtadm\ntarget_ip_address = 127.0.0.1\n"
                     f"target_port = {tgtd.portal}\ntgt_control_port = {tgtd.control}\n")
+            if target_params is not None:
+                f.write(f"iscsi_target_params = {target_params}\n")
         self.out_path = os.path.join(workdir, "serve.out")
         self.err_path = os.path.join(workdir, "serve.err")
         self.out, self.err = open(self.out_path, "w"), open(self.err_path, "w")
@@ -328,6 +330,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=30, help="attach/detach rounds (default 30)")
     ap.add_argument("--runs", type=int, default=3, help="runs per throughput figure, median taken (default 3)")
     ap.add_argument("--data-mib", type=int, default=1024, help="MiB read and written per run (default 1024)")
+    ap.add_argument("--target-params", metavar="LIST",
+                    help="iscsi_target_params for the backend (default: Ashlar's; '' for tgtd's own)")
     args = ap.parse_args()
     if not 2 <= args.rounds <= 10000 or not 1 <= args.runs <= 50 or not 4 <= args.data_mib <= 2048 \
             or args.data_mib % 4:
@@ -351,7 +355,7 @@ def main():
         tgtd.start()
         log(f"tgtd: pid {tgtd.process.pid}, control port {tgtd.control}, portal 127.0.0.1:{tgtd.portal}")
         ashlar = Ashlar(workdir)
-        ashlar.start(binary, tgtd)
+        ashlar.start(binary, tgtd, args.target_params)
         base = ashlar.url
         log(f"ashlar: pid {ashlar.process.pid}, {base}")
 
