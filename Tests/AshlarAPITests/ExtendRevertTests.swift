@@ -176,6 +176,25 @@ struct RevertTests {
         }
     }
 
+    @Test("os-extend_volume_completion (3.71): absent before, and 400 for a volume no compute host is extending")
+    func extendVolumeCompletion() async throws {
+        try await withSystem { api in
+            let id = try await api.createAvailableVolume()
+            let path = "/v3/volumes/\(id)/action"
+            let body: JSONValue = ["os-extend_volume_completion": ["error": false]]
+            expectFault(try await api.post(path, body, version: "3.70"), .notFound)
+            expectFault(try await api.post(path, body, version: "3.71"), .badRequest, "is not being extended")
+            expectFault(
+                try await api.post(path, ["os-extend_volume_completion": ["error": "maybe"]], version: "3.71"),
+                .badRequest, "error")
+            expectFault(
+                try await api.post(path, ["os-extend_volume_completion": ["size": 2]], version: "3.71"), .badRequest,
+                "size")
+            let v = try #require(try await api.volume(id))
+            #expect(v["status"].string == "available" && v["size"].int == 1)
+        }
+    }
+
     @Test("revert only to the latest snapshot of this volume (400), of the same size (400); an unknown snapshot is 404")
     func refusals() async throws {
         try await withSystem { api in

@@ -16,7 +16,7 @@ struct VolumeActionsController {
 
     /// Actions that need backend work arriving in later releases: refused clearly, changing nothing.
     static let later: Set<String> = [
-        "os-migrate_volume", "os-migrate_volume_completion", "os-extend_volume_completion", "os-volume_upload_image",
+        "os-migrate_volume", "os-migrate_volume_completion", "os-volume_upload_image",
         "os-retype", "os-reimage", "os-unmanage",
     ]
 
@@ -115,6 +115,18 @@ struct VolumeActionsController {
             try context.requireAdmin("volume_extension:volume_admin_actions:force_detach")
             try await detach(volume, fields, force: true, context)
             return JSONResponse.empty(.accepted)
+        case "os-extend_volume_completion":
+            try context.require(APIVersion(3, 71))
+            try context.requireAdmin("volume:extend_volume_completion")
+            try fields.rejectUnknown(["error"])
+            _ = try fields.bool("error")
+            // Cinder leaves an in-use volume `extending` for Nova to grow (drivers whose compute host does the
+            // extend) and waits for this call. Ashlar's backends grow volumes themselves, in use or not, so no
+            // volume ever waits for it: as upstream answers for a volume not waiting.
+            throw AshlarError(
+                .invalidInput,
+                "Invalid volume: Volume \(volume.id) is not being extended by a compute host (status \(volume.status.rawValue)); "
+                    + "Ashlar's backends extend volumes themselves, so there is nothing to complete.")
         default:
             if Self.later.contains(action) {
                 throw AshlarError(.notImplemented, "The action \(action) is not available yet in this Ashlar version.")
