@@ -25,7 +25,8 @@ public struct TgtAdmTarget: ISCSITarget {
     public let controlPort: Int?
     /// `--bsoflags` for new LUNs (`direct`, `sync`: Cinder's `iscsi_target_flags`); empty for none.
     public let backingStoreFlags: String
-    /// Login parameters set on every new target (`iscsi_target_params`); empty for tgtd's defaults.
+    /// Login parameters set on every new target (`iscsi_target_params`; Ashlar's defaults unless given); empty for
+    /// tgtd's own.
     public let targetParameters: [ISCSITargetParameter]
     /// How long one tgtadm call may take before it is killed.
     public let timeout: Duration
@@ -33,7 +34,7 @@ public struct TgtAdmTarget: ISCSITarget {
 
     public init(
         tgtadm: String = "tgtadm", controlPort: Int? = nil, backingStoreFlags: String = "",
-        targetParameters: [ISCSITargetParameter] = [], timeout: Duration = .seconds(30)
+        targetParameters: [ISCSITargetParameter] = ISCSITargetParameter.defaults, timeout: Duration = .seconds(30)
     ) {
         self.tgtadm = tgtadm
         self.controlPort = controlPort
