@@ -50,9 +50,7 @@ extension API {
 
     /// The attachment's detail view, or nil on 404.
     func attachment(_ id: String) async throws -> JSON? {
-        let reply = try await get("/v3/attachments/\(id)", version: attachVersion)
-        if reply.status == .notFound { return nil }
-        return reply.json["attachment"]
+        try await view("/v3/attachments/\(id)", "attachment", version: attachVersion)
     }
 
     /// The volume's `status` as the API shows it and its `attach_status` as stored (the view does not show it).

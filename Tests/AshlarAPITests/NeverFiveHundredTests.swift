@@ -62,6 +62,29 @@ struct NeverFiveHundredTests {
         (.put, "/v3/snapshots/{snap}/metadata/k"), (.put, "/v3/os-quota-sets/admin"),
     ]
 
+    /// Bad bodies, missing keys and a stale ETag for the metadata routes at `base`: one `MetadataController`
+    /// serves them for every resource, so every resource gets the same probes.
+    static func metadataProbes(_ base: String) -> [Probe] {
+        var probes: [Probe] = []
+        for body in [
+            #"{"metadata": []}"#, #"{"metadata": {"k": 5}}"#, #"{"metadata": null}"#, #"{"metadata": "k"}"#,
+            #"{"meta": {"k": "v"}}"#, #"{"metadata": {"k": "\#(String(repeating: "v", count: 256))"}}"#,
+        ] {
+            probes.append(Probe(.post, base, body, expect: 400))
+            probes.append(Probe(.put, base, body, expect: 400))
+        }
+        for body in [
+            #"{"meta": []}"#, #"{"meta": {"x": "1"}}"#, #"{"meta": {"k": "1", "j": "2"}}"#, #"{"meta": {"k": 1}}"#,
+            #"{"meta": {}}"#, #"{"metadata": {"k": "1"}}"#,
+        ] {
+            probes.append(Probe(.put, "\(base)/k", body, expect: 400))
+        }
+        probes.append(Probe(.get, "\(base)/nope", expect: 404))
+        probes.append(Probe(.delete, "\(base)/nope", expect: 404))
+        probes.append(Probe(.put, base, #"{"metadata": {"x": "y"}}"#, version: "3.15", expect: 412))
+        return probes
+    }
+
     static var probes: [Probe] {
         var probes: [Probe] = []
         // Junk bodies on every body route.
@@ -170,25 +193,8 @@ struct NeverFiveHundredTests {
         probes.append(
             Probe(.post, "/v3/volumes/{vol}/action", #"{"os-unset_image_metadata": {"key": "none"}}"#, expect: 404))
 
-        // Volume metadata.
-        for body in [
-            #"{"metadata": []}"#, #"{"metadata": {"k": 5}}"#, #"{"metadata": null}"#, #"{"metadata": "k"}"#,
-            #"{"meta": {"k": "v"}}"#, #"{"metadata": {"k": "\#(String(repeating: "v", count: 256))"}}"#,
-        ] {
-            probes.append(Probe(.post, "/v3/volumes/{vol}/metadata", body, expect: 400))
-            probes.append(Probe(.put, "/v3/volumes/{vol}/metadata", body, expect: 400))
-        }
-        for body in [
-            #"{"meta": []}"#, #"{"meta": {"x": "1"}}"#, #"{"meta": {"k": "1", "j": "2"}}"#, #"{"meta": {"k": 1}}"#,
-            #"{"meta": {}}"#, #"{"metadata": {"k": "1"}}"#,
-        ] {
-            probes.append(Probe(.put, "/v3/volumes/{vol}/metadata/k", body, expect: 400))
-        }
-        probes.append(Probe(.get, "/v3/volumes/{vol}/metadata/nope", expect: 404))
-        probes.append(Probe(.delete, "/v3/volumes/{vol}/metadata/nope", expect: 404))
-        probes.append(
-            Probe(.put, "/v3/volumes/{vol}/metadata", #"{"metadata": {"x": "y"}}"#, version: "3.15", expect: 412))
-        // `If-Match` is added for this path below.
+        // Volume metadata (`If-Match` is added for the 412 probe below).
+        probes += metadataProbes("/v3/volumes/{vol}/metadata")
 
         // Types.
         for body in [
@@ -359,20 +365,7 @@ struct NeverFiveHundredTests {
         }
 
         // Snapshot metadata.
-        for body in [
-            #"{"metadata": []}"#, #"{"metadata": {"k": 5}}"#, #"{"metadata": null}"#, #"{"metadata": "k"}"#,
-            #"{"meta": {"k": "v"}}"#, #"{"metadata": {"k": "\#(String(repeating: "v", count: 256))"}}"#,
-        ] {
-            probes.append(Probe(.post, "/v3/snapshots/{snap}/metadata", body, expect: 400))
-            probes.append(Probe(.put, "/v3/snapshots/{snap}/metadata", body, expect: 400))
-        }
-        for body in [#"{"meta": []}"#, #"{"meta": {"x": "1"}}"#, #"{"meta": {"k": "1", "j": "2"}}"#, #"{"meta": {}}"#] {
-            probes.append(Probe(.put, "/v3/snapshots/{snap}/metadata/k", body, expect: 400))
-        }
-        probes.append(Probe(.get, "/v3/snapshots/{snap}/metadata/nope", expect: 404))
-        probes.append(Probe(.delete, "/v3/snapshots/{snap}/metadata/nope", expect: 404))
-        probes.append(
-            Probe(.put, "/v3/snapshots/{snap}/metadata", #"{"metadata": {"x": "y"}}"#, version: "3.15", expect: 412))
+        probes += metadataProbes("/v3/snapshots/{snap}/metadata")
 
         // Quota sets.
         for body in [

@@ -234,9 +234,7 @@ struct API: Sendable {
 
     /// The volume's detail view (`GET /volumes/{id}`), or nil on 404.
     func volume(_ id: String, version: String? = nil, token: String? = nil) async throws -> JSON? {
-        let reply = try await get("/v3/volumes/\(id)", version: version, token: token)
-        if reply.status == .notFound { return nil }
-        return reply.json["volume"]
+        try await view("/v3/volumes/\(id)", "volume", version: version, token: token)
     }
 
     /// Polls until the volume has `status`; fails after `timeout`.
@@ -244,13 +242,7 @@ struct API: Sendable {
         _ id: String, _ status: String, token: String? = nil, timeout: Duration = .seconds(60),
         sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
-        var last = "?"
-        let reached = try await poll(timeout: timeout) {
-            last = try await volume(id, token: token)?["status"].string ?? "(gone)"
-            // `error` is final here: stop waiting for anything else.
-            return last == status || (last == "error" && status != "error")
-        }
-        if !reached || last != status {
+        if let last = try await pollStatus("/v3/volumes/\(id)", "volume", status, token: token, timeout: timeout) {
             let messages = try await get("/v3/messages?all_tenants=1&resource_uuid=\(id)", version: "3.3")
                 .json["messages"].array.compactMap { $0["user_message"].string }
             Issue.record(
@@ -264,9 +256,38 @@ struct API: Sendable {
     func waitForGone(
         _ id: String, timeout: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation
     ) async throws {
-        let gone = try await poll(timeout: timeout) { try await get("/v3/volumes/\(id)").status == .notFound }
+        try await waitUntilGone("/v3/volumes/\(id)", "volume \(id)", timeout: timeout, sourceLocation: sourceLocation)
+    }
+
+    // MARK: Any resource
+
+    /// The view under `key` of `GET path`, or nil on 404.
+    func view(_ path: String, _ key: String, version: String? = nil, token: String? = nil) async throws -> JSON? {
+        let reply = try await get(path, version: version, token: token)
+        if reply.status == .notFound { return nil }
+        return reply.json[key]
+    }
+
+    /// Polls the `key` view of `path` until its status is `status`; nil when it got there, else the last status
+    /// seen. `error` is final here: the wait for anything else stops there.
+    func pollStatus(
+        _ path: String, _ key: String, _ status: String, token: String?, timeout: Duration
+    ) async throws -> String? {
+        var last = "?"
+        let reached = try await poll(timeout: timeout) {
+            last = try await view(path, key, token: token)?["status"].string ?? "(gone)"
+            return last == status || (last == "error" && status != "error")
+        }
+        return reached && last == status ? nil : last
+    }
+
+    /// Polls until `GET path` is 404; records that `what` was not deleted and throws after `timeout`.
+    func waitUntilGone(
+        _ path: String, _ what: String, timeout: Duration, sourceLocation: SourceLocation
+    ) async throws {
+        let gone = try await poll(timeout: timeout) { try await get(path).status == .notFound }
         if !gone {
-            Issue.record("volume \(id) was not deleted", sourceLocation: sourceLocation)
+            Issue.record("\(what) was not deleted", sourceLocation: sourceLocation)
             throw TestFailure.timeout
         }
     }
