@@ -205,11 +205,20 @@ extension Server {
     /// Any request on the API (as admin of project `admin`, at `version`): the status and the parsed JSON body
     /// (empty when there is none).
     func api(
-        _ method: String, _ path: String, _ body: [String: Any]? = nil, version: String = "3.71"
+        _ method: String, _ path: String, _ body: [String: Any]? = nil, version: String = "3.71",
+        token: String = "admin:admin"
     ) async throws -> (status: Int, json: [String: Any]) {
-        var request = URLRequest(url: URL(string: url + path)!)
+        try await Self.api(url, method, path, body, version: version, token: token)
+    }
+
+    /// `api` on the server at `base`, for tasks that cannot share the server object.
+    static func api(
+        _ base: String, _ method: String, _ path: String, _ body: [String: Any]? = nil, version: String = "3.71",
+        token: String = "admin:admin"
+    ) async throws -> (status: Int, json: [String: Any]) {
+        var request = URLRequest(url: URL(string: base + path)!)
         request.httpMethod = method
-        request.setValue("admin:admin", forHTTPHeaderField: "X-Auth-Token")
+        request.setValue(token, forHTTPHeaderField: "X-Auth-Token")
         request.setValue("volume \(version)", forHTTPHeaderField: "OpenStack-API-Version")
         request.setValue("application/json", forHTTPHeaderField: "Content-Type")
         request.timeoutInterval = 60

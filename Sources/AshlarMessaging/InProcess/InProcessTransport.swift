@@ -113,7 +113,14 @@ public final class InProcessTransport: RPCTransport {
             let result = try await endpoint.handle(delivery.message)
             delivery.reply?(.success(result))
         } catch let error as AshlarError {
-            delivery.reply?(.failure(error))
+            if let reply = delivery.reply {
+                reply(.failure(error))
+            } else {
+                // A cast has nobody to answer: what its handler could not do is said here, never dropped.
+                logger.error(
+                    "RPC cast \(delivery.message.method) was not carried out: \(error.message)",
+                    metadata: ["request_id": "\(delivery.message.context.requestID)"])
+            }
         } catch {
             logger.error(
                 "RPC \(delivery.message.method) failed: \(error)",

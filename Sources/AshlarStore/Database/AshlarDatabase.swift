@@ -12,26 +12,26 @@ import Synchronization
 ///
 /// Every change Ashlar makes is a single statement (status changes are `UPDATE … WHERE status IN (…)`
 /// compare-and-swaps), so no multi-statement transactions are needed and statements can go to any connection.
-/// SQLite gets one writer connection and a reader per core, in WAL mode, so reads never wait for a write.
+/// SQLite gets one writer connection and a reader per core, in WAL mode, so reads never wait for a write. Each
+/// statement has its connection to itself while it runs (`ConnectionPool`), so it sees every change committed
+/// before it started.
 public final class AshlarDatabase: Sendable {
-    private let writer: SQLiteConnection
-    private let readers: [SQLiteConnection]
-    private let next = Atomic<Int>(0)
+    private let writers: ConnectionPool
+    private let readers: ConnectionPool
     public let logger: Logger
 
     /// The connection for statements that change rows.
-    public var write: any SQLDatabase { writer.sql(queryLogLevel: nil) }
+    public let write: any SQLDatabase
 
     /// A connection for reads.
-    public var read: any SQLDatabase {
-        let turn = next.add(1, ordering: .relaxed).newValue
-        return readers[Int(UInt(bitPattern: turn) % UInt(readers.count))].sql(queryLogLevel: nil)
-    }
+    public let read: any SQLDatabase
 
-    private init(writer: SQLiteConnection, readers: [SQLiteConnection], logger: Logger) {
-        self.writer = writer
+    private init(writers: ConnectionPool, readers: ConnectionPool, logger: Logger) {
+        self.writers = writers
         self.readers = readers
         self.logger = logger
+        self.write = PooledDatabase(pool: writers, logger: logger)
+        self.read = PooledDatabase(pool: readers, logger: logger)
     }
 
     /// Opens the database named by a `[database] connection` URL (`sqlite:///relative`, `sqlite:////absolute`,
@@ -48,7 +48,9 @@ public final class AshlarDatabase: Sendable {
         if path.isEmpty || path == ":memory:" {
             let conn = try await SQLiteConnection.open(storage: .memory, logger: logger)
             _ = try await conn.query("PRAGMA foreign_keys = ON")
-            db = AshlarDatabase(writer: conn, readers: [conn], logger: logger)
+            // One connection: reads and writes take turns on it.
+            let pool = ConnectionPool([conn])
+            db = AshlarDatabase(writers: pool, readers: pool, logger: logger)
         } else {
             let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -58,7 +60,7 @@ public final class AshlarDatabase: Sendable {
             for _ in 0..<max(2, System.coreCount) {
                 readers.append(try await openFile(path, logger: logger))
             }
-            db = AshlarDatabase(writer: writer, readers: readers, logger: logger)
+            db = AshlarDatabase(writers: ConnectionPool([writer]), readers: ConnectionPool(readers), logger: logger)
         }
         try await Migrations.run(on: db.write, logger: logger)
         return db
@@ -74,12 +76,12 @@ public final class AshlarDatabase: Sendable {
 
     /// Closes every connection.
     public func close() async {
-        for conn in readers where conn !== writer {
+        for conn in readers.connections where !writers.connections.contains(where: { $0 === conn }) {
             try? await conn.close()
         }
-        try? await writer.close()
+        for conn in writers.connections { try? await conn.close() }
     }
 
     /// The SQL dialect's name (`sqlite`, `postgresql`), for the few expressions that differ.
-    public var dialectName: String { writer.sql().dialect.name }
+    public var dialectName: String { write.dialect.name }
 }
