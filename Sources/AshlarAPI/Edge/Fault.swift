@@ -6,7 +6,7 @@ import Hummingbird
 enum Fault {
     /// Status for each error code.
     static func status(for code: AshlarError.Code) -> HTTPResponse.Status {
-        switch code {
+        switch code.kind {
         case .invalidInput, .invalidState: .badRequest
         case .notFound: .notFound
         case .conflict: .conflict
@@ -16,7 +16,8 @@ enum Fault {
         case .preconditionFailed: .preconditionFailed
         case .notImplemented: .notImplemented
         case .unavailable: .serviceUnavailable
-        default: .internalServerError
+        // Raised by the services, never meant for a caller: a request that meets one has a bug.
+        case .noValidBackend, .driverFailure, .internalError: .internalServerError
         }
     }
 
