@@ -40,17 +40,17 @@ struct AllInOne {
                     host: backend.host, backendName: backend.volumeBackendName,
                     availabilityZone: backend.backendAvailabilityZone ?? config.storageAvailabilityZone,
                     driver: driver, database: database, transport: transport, reportInterval: reportInterval,
-                    logger: logger, target: try ISCSIConfig.target(for: backend, config: iscsi), iscsi: iscsi))
+                    logger: logger, target: try ISCSIConfig.target(for: backend, config: iscsi), iscsi: iscsi,
+                    messageTTL: config.messageTTL))
         }
-        let filterScheduler = try FilterScheduler.make(
-            filterNames: config.scheduler.defaultFilters, weigherNames: config.scheduler.defaultWeighers,
-            capacityWeightMultiplier: config.scheduler.capacityWeightMultiplier)
+        let filterScheduler = try FilterScheduler.make(config.scheduler)
         services.append(
             SchedulerService(
                 host: config.host, availabilityZone: config.storageAvailabilityZone, scheduler: filterScheduler,
                 maxAttempts: config.scheduler.maxAttempts, initWaitTime: .seconds(config.scheduler.driverInitWaitTime),
                 serviceDownTime: config.serviceDownTime, reportInterval: reportInterval, database: database,
-                transport: transport, logger: logger))
+                transport: transport, logger: logger, messageTTL: config.messageTTL,
+                messageReapInterval: .seconds(config.messageReapInterval)))
         let environment = APIEnvironment(
             config: config, database: database, transport: transport, registry: registry, logger: logger)
         services.append(

@@ -84,9 +84,7 @@ final class TestSystem: Sendable {
             host: backendHost, backendName: backendName, availabilityZone: config.storageAvailabilityZone,
             driver: driver, database: database, transport: transport, reportInterval: .seconds(1),
             logger: quietLogger, target: target, iscsi: ISCSIConfig())
-        let filterScheduler = try FilterScheduler.make(
-            filterNames: config.scheduler.defaultFilters, weigherNames: config.scheduler.defaultWeighers,
-            capacityWeightMultiplier: config.scheduler.capacityWeightMultiplier)
+        let filterScheduler = try FilterScheduler.make(config.scheduler)
         let scheduler = SchedulerService(
             host: node, availabilityZone: config.storageAvailabilityZone, scheduler: filterScheduler,
             maxAttempts: config.scheduler.maxAttempts, initWaitTime: .seconds(config.scheduler.driverInitWaitTime),
@@ -329,6 +327,7 @@ func poll(timeout: Duration = .seconds(30), _ check: () async throws -> Bool) as
 extension HTTPField.Name {
     static let openStackAPIVersion = HTTPField.Name("OpenStack-API-Version")!
     static let authToken = HTTPField.Name("X-Auth-Token")!
+    static let forwardedProto = HTTPField.Name("X-Forwarded-Proto")!
     static let requestID = HTTPField.Name("x-openstack-request-id")!
 }
 

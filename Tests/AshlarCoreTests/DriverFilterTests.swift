@@ -198,9 +198,9 @@ struct GoodnessWeigherTests {
 @Suite("FilterScheduler with driver functions")
 struct DriverFunctionSchedulerTests {
     @Test func driverFilterAndGoodnessWeigherWithTheDefaults() throws {
-        let scheduler = try FilterScheduler.make(
-            filterNames: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter", "DriverFilter"],
-            weigherNames: ["CapacityWeigher", "GoodnessWeigher"], capacityWeightMultiplier: 1)
+        let scheduler = try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter", "DriverFilter"],
+            defaultWeighers: ["CapacityWeigher", "GoodnessWeigher"], capacityWeightMultiplier: 1))
         #expect(scheduler.filters.map(\.name).last == "DriverFilter")
         #expect(scheduler.weighers.map(\.name) == ["CapacityWeigher", "GoodnessWeigher"])
         let pools = [

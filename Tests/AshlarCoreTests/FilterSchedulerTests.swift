@@ -23,16 +23,16 @@ private struct RejectingFilter: BackendFilter {
 @Suite("FilterScheduler")
 struct FilterSchedulerTests {
     @Test func makeBuildsTheConfiguredChainInOrder() throws {
-        let scheduler = try FilterScheduler.make(
-            filterNames: ["CapabilitiesFilter", "AvailabilityZoneFilter", "CapacityFilter"],
-            weigherNames: ["CapacityWeigher"], capacityWeightMultiplier: -2.5)
+        let scheduler = try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: ["CapabilitiesFilter", "AvailabilityZoneFilter", "CapacityFilter"],
+            defaultWeighers: ["CapacityWeigher"], capacityWeightMultiplier: -2.5))
         #expect(scheduler.filters.map(\.name) == ["CapabilitiesFilter", "AvailabilityZoneFilter", "CapacityFilter"])
         #expect(scheduler.weighers.map(\.name) == ["CapacityWeigher"])
         #expect(scheduler.weighers.first?.multiplier == -2.5)
     }
 
     @Test func makeAcceptsEmptyLists() throws {
-        let scheduler = try FilterScheduler.make(filterNames: [], weigherNames: [], capacityWeightMultiplier: 1)
+        let scheduler = try FilterScheduler.make(SchedulerOptions(defaultFilters: [], defaultWeighers: [], capacityWeightMultiplier: 1))
         #expect(scheduler.filters.isEmpty)
         #expect(scheduler.weighers.isEmpty)
     }
@@ -40,8 +40,8 @@ struct FilterSchedulerTests {
     @Test(arguments: ["jsonfilter", "capacityfilter", "", "driverfilter", "instancelocalityfilter"])
     func unknownFilterIsAConfigurationError(_ name: String) {
         let error = #expect(throws: AshlarError.self) {
-            try FilterScheduler.make(
-                filterNames: ["CapacityFilter", name], weigherNames: ["CapacityWeigher"], capacityWeightMultiplier: 1)
+            try FilterScheduler.make(SchedulerOptions(
+                defaultFilters: ["CapacityFilter", name], defaultWeighers: ["CapacityWeigher"], capacityWeightMultiplier: 1))
         }
         #expect(error?.code == .invalidInput)
         #expect(error?.message.contains("scheduler_default_filters") == true)
@@ -50,8 +50,8 @@ struct FilterSchedulerTests {
     @Test(arguments: ["goodnessweigher", "chanceweigher", "capacityweigher"])
     func unknownWeigherIsAConfigurationError(_ name: String) {
         let error = #expect(throws: AshlarError.self) {
-            try FilterScheduler.make(
-                filterNames: ["CapacityFilter"], weigherNames: [name], capacityWeightMultiplier: 1)
+            try FilterScheduler.make(SchedulerOptions(
+                defaultFilters: ["CapacityFilter"], defaultWeighers: [name], capacityWeightMultiplier: 1))
         }
         #expect(error?.code == .invalidInput)
         #expect(error?.message.contains(name) == true)
@@ -215,18 +215,18 @@ struct FilterSchedulerHintTests {
     static let allWeighers = ["CapacityWeigher", "AllocatedCapacityWeigher", "VolumeNumberWeigher", "ChanceWeigher"]
 
     @Test func makeKnowsEveryName() throws {
-        let scheduler = try FilterScheduler.make(
-            filterNames: Self.allFilters, weigherNames: Self.allWeighers, capacityWeightMultiplier: 2,
-            allocatedCapacityWeightMultiplier: -3, volumeNumberMultiplier: 4)
+        let scheduler = try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: Self.allFilters, defaultWeighers: Self.allWeighers, capacityWeightMultiplier: 2,
+            allocatedCapacityWeightMultiplier: -3, volumeNumberMultiplier: 4))
         #expect(scheduler.filters.map(\.name) == Self.allFilters)
         #expect(scheduler.weighers.map(\.name) == Self.allWeighers)
         #expect(scheduler.weighers.map(\.multiplier) == [2, -3, 4, 1])
     }
 
     @Test func newWeighersDefaultToNegativeMultipliers() throws {
-        let scheduler = try FilterScheduler.make(
-            filterNames: [], weigherNames: ["VolumeNumberWeigher", "AllocatedCapacityWeigher"],
-            capacityWeightMultiplier: 1)
+        let scheduler = try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: [], defaultWeighers: ["VolumeNumberWeigher", "AllocatedCapacityWeigher"],
+            capacityWeightMultiplier: 1))
         #expect(scheduler.weighers.map(\.multiplier) == [-1, -1])
     }
 
@@ -251,11 +251,11 @@ struct FilterSchedulerHintTests {
     }
 
     static func scheduler() throws -> FilterScheduler {
-        try FilterScheduler.make(
-            filterNames: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter", "DifferentBackendFilter",
+        try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter", "DifferentBackendFilter",
                           "SameBackendFilter", "JsonFilter"],
-            weigherNames: ["CapacityWeigher", "AllocatedCapacityWeigher", "VolumeNumberWeigher"],
-            capacityWeightMultiplier: 1)
+            defaultWeighers: ["CapacityWeigher", "AllocatedCapacityWeigher", "VolumeNumberWeigher"],
+            capacityWeightMultiplier: 1))
     }
 
     @Test func defaultFiltersPlusHintFiltersChooseTheBestRemainingPool() throws {
@@ -301,10 +301,10 @@ struct FilterSchedulerHintTests {
             makePool(pool: "heavy", allocated: 90, volumes: 2),
             makePool(pool: "light", allocated: 10, volumes: 9),
         ]
-        let scheduler = try FilterScheduler.make(
-            filterNames: [], weigherNames: ["AllocatedCapacityWeigher", "VolumeNumberWeigher"],
+        let scheduler = try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: [], defaultWeighers: ["AllocatedCapacityWeigher", "VolumeNumberWeigher"],
             capacityWeightMultiplier: 1, allocatedCapacityWeightMultiplier: multipliers[0],
-            volumeNumberMultiplier: multipliers[1])
+            volumeNumberMultiplier: multipliers[1]))
         #expect(scheduler.choose(from: pools, for: makeSpec()).chosenName == expected)
     }
 }

@@ -21,8 +21,8 @@ import Testing
     }
 
     @Test func theSchedulerKnowsItsName() throws {
-        let scheduler = try FilterScheduler.make(
-            filterNames: ["InstanceLocalityFilter"], weigherNames: [], capacityWeightMultiplier: 1)
+        let scheduler = try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: ["InstanceLocalityFilter"], defaultWeighers: [], capacityWeightMultiplier: 1))
         #expect(scheduler.filters.map(\.name) == ["InstanceLocalityFilter"])
     }
 }

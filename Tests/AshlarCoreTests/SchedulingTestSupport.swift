@@ -31,9 +31,9 @@ func makeSpec(
 
 /// Cinder's default filter and weigher chain.
 func defaultScheduler(multiplier: Double = 1) throws -> FilterScheduler {
-    try FilterScheduler.make(
-        filterNames: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter"],
-        weigherNames: ["CapacityWeigher"], capacityWeightMultiplier: multiplier)
+    try FilterScheduler.make(SchedulerOptions(
+        defaultFilters: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter"],
+        defaultWeighers: ["CapacityWeigher"], capacityWeightMultiplier: multiplier))
 }
 
 extension FilterScheduler.Decision {

@@ -19,9 +19,9 @@ struct SchedulerBench {
     static func main() async throws {
         let sizes = CommandLine.arguments.dropFirst().compactMap { Int($0) }
         let clock = ContinuousClock()
-        let scheduler = try FilterScheduler.make(
-            filterNames: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter"],
-            weigherNames: ["CapacityWeigher"], capacityWeightMultiplier: 1)
+        let scheduler = try FilterScheduler.make(SchedulerOptions(
+            defaultFilters: ["AvailabilityZoneFilter", "CapacityFilter", "CapabilitiesFilter"],
+            defaultWeighers: ["CapacityWeigher"], capacityWeightMultiplier: 1))
         let spec = RequestSpec(volumeID: "bench", size: 1, extraSpecs: ["volume_backend_name": "lvmbackend"])
         print(
             "| pools | first round of reports (cold) | decision p50 | decision p99 | decisions/s | upstream per decision |"

@@ -128,14 +128,9 @@ public struct FilterScheduler: Sendable {
     /// Weighers: CapacityWeigher (`capacity_weight_multiplier`), AllocatedCapacityWeigher
     /// (`allocated_capacity_weight_multiplier`), VolumeNumberWeigher (`volume_number_multiplier`),
     /// ChanceWeigher (1.0), GoodnessWeigher (1.0). Unknown names (matched case-sensitively) are a configuration error.
-    public static func make(
-        filterNames: [String], weigherNames: [String], capacityWeightMultiplier: Double,
-        allocatedCapacityWeightMultiplier: Double = -1, volumeNumberMultiplier: Double = -1
-    )
-        throws(AshlarError) -> FilterScheduler
-    {
+    public static func make(_ options: SchedulerOptions) throws(AshlarError) -> FilterScheduler {
         var filters: [any BackendFilter] = []
-        for name in filterNames {
+        for name in options.defaultFilters {
             switch name {
             case "AvailabilityZoneFilter": filters.append(AvailabilityZoneFilter())
             case "CapacityFilter": filters.append(CapacityFilter())
@@ -150,12 +145,12 @@ public struct FilterScheduler: Sendable {
             }
         }
         var weighers: [any BackendWeigher] = []
-        for name in weigherNames {
+        for name in options.defaultWeighers {
             switch name {
-            case "CapacityWeigher": weighers.append(CapacityWeigher(multiplier: capacityWeightMultiplier))
+            case "CapacityWeigher": weighers.append(CapacityWeigher(multiplier: options.capacityWeightMultiplier))
             case "AllocatedCapacityWeigher":
-                weighers.append(AllocatedCapacityWeigher(multiplier: allocatedCapacityWeightMultiplier))
-            case "VolumeNumberWeigher": weighers.append(VolumeNumberWeigher(multiplier: volumeNumberMultiplier))
+                weighers.append(AllocatedCapacityWeigher(multiplier: options.allocatedCapacityWeightMultiplier))
+            case "VolumeNumberWeigher": weighers.append(VolumeNumberWeigher(multiplier: options.volumeNumberMultiplier))
             case "ChanceWeigher": weighers.append(ChanceWeigher())
             case "GoodnessWeigher": weighers.append(GoodnessWeigher())
             default: throw AshlarError(.invalidInput, "scheduler_default_weighers: unknown weigher \(name)")
