@@ -12,6 +12,8 @@ public struct APIEnvironment: Sendable {
     public var defaultAvailabilityZone: String
     public var serviceDownTime: Int
     public var quotas: QuotaDefaults
+    /// `public_endpoint`: the base of links; nil takes it from the request.
+    public var publicEndpoint: String?
     /// The project of requests that name none (noauth with a dummy token and no project in the URL).
     public var defaultProjectID: String
 
@@ -38,6 +40,7 @@ public struct APIEnvironment: Sendable {
         self.serviceDownTime = config.serviceDownTime
         self.quotas = config.quotas
         self.defaultProjectID = defaultProjectID
+        self.publicEndpoint = config.publicEndpoint
         self.database = database
         self.volumes = VolumeStore(db: database)
         self.snapshots = SnapshotStore(db: database)
@@ -45,7 +48,7 @@ public struct APIEnvironment: Sendable {
             db: database, defaults: config.quotas, noSnapshotGigabytes: config.quotas.noSnapshotGigabytes)
         self.types = VolumeTypeStore(db: database)
         self.services = ServiceStore(db: database)
-        self.messages = MessageStore(db: database)
+        self.messages = MessageStore(db: database, ttl: config.messageTTL)
         self.attachments = AttachmentStore(db: database)
         self.transport = transport
         self.registry = registry

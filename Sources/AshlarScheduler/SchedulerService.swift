@@ -24,12 +24,12 @@ public struct SchedulerService: Service {
     let logger: Logger
     let startedAt = ContinuousClock.now
     /// `message_reap_interval`.
-    let messageReapInterval = Duration.seconds(86_400)
+    let messageReapInterval: Duration
 
     public init(
         host: String, availabilityZone: String, scheduler: FilterScheduler, maxAttempts: Int, initWaitTime: Duration,
         serviceDownTime: Int, reportInterval: Duration, database: AshlarDatabase, transport: any RPCTransport,
-        logger: Logger
+        logger: Logger, messageTTL: Int = UserMessage.defaultTTL, messageReapInterval: Duration = .seconds(86_400)
     ) {
         self.host = host
         self.availabilityZone = availabilityZone
@@ -42,7 +42,8 @@ public struct SchedulerService: Service {
         self.volumes = VolumeStore(db: database)
         self.types = VolumeTypeStore(db: database)
         self.services = ServiceStore(db: database)
-        self.messages = MessageStore(db: database)
+        self.messages = MessageStore(db: database, ttl: messageTTL)
+        self.messageReapInterval = messageReapInterval
         self.transport = transport
         self.logger = logger
     }
@@ -90,7 +91,16 @@ public struct SchedulerService: Service {
         var log = logger
         log[metadataKey: "request_id"] = "\(context.requestID)"
         do {
-            guard let volume = try await volumes.get(args.volumeID), volume.status == .creating else { return }
+            guard let volume = try await volumes.get(args.volumeID) else {
+                log.warning("volume \(args.volumeID) to schedule no longer exists; nothing to do")
+                return
+            }
+            guard volume.status == .creating else {
+                log.warning(
+                    "volume \(volume.id) is \(volume.status.rawValue) on \(volume.host ?? "no host"), not waiting to be scheduled; left as it is"
+                )
+                return
+            }
             var spec = args.requestSpec
             if spec.attemptedHosts.count >= maxAttempts {
                 try await fail(
@@ -109,7 +119,10 @@ public struct SchedulerService: Service {
                     try await volumes.update(
                         volume.id, where: .init(statusIn: [.creating]),
                         set: .init(host: .some(pool.name), availabilityZone: pool.availabilityZone)) != nil
-                else { return }
+                else {
+                    log.warning("volume \(volume.id) left creating while it was scheduled (deleted?); not cast to \(pool.name)")
+                    return
+                }
                 log.info("volume \(volume.id) scheduled to \(pool.name)")
                 spec.availabilityZone = spec.availabilityZone ?? pool.availabilityZone
                 try await VolumeRPC.Client(transport: transport).createVolume(
@@ -140,7 +153,10 @@ public struct SchedulerService: Service {
         do {
             guard let volume = try await volumes.get(args.volumeID), volume.status == .extending,
                 let host = volume.host
-            else { return }
+            else {
+                log.warning("volume \(args.volumeID) is no longer extending; the extend is dropped")
+                return
+            }
             await waitForFirstReports()
             let type = try await types.get(id: volume.volumeTypeID)
             let spec = RequestSpec(

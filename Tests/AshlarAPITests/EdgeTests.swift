@@ -151,6 +151,26 @@ struct EdgeTests {
         }
     }
 
+    @Test("Links honour public_endpoint, else X-Forwarded-Proto")
+    func linkBase() async throws {
+        try await withSystem { api in
+            let id = try await api.createVolume(name: "linked", token: nil)
+            let forwarded = try await api.get("/v3/admin/volumes/\(id)", headers: [.forwardedProto: "https"])
+            #expect(
+                forwarded.json["volume"]["links"].array.first?["href"].string
+                    == "https://localhost/v3/admin/volumes/\(id)")
+        }
+        try await withSystem(configure: { $0.publicEndpoint = "https://volumes.example.com/block" }) { api in
+            let id = try await api.createVolume(name: "linked", token: nil)
+            let show = try await api.get("/v3/admin/volumes/\(id)")
+            #expect(
+                show.json["volume"]["links"].array.first?["href"].string
+                    == "https://volumes.example.com/block/v3/admin/volumes/\(id)")
+            let versions = try await api.get("/")
+            #expect(versions.text.contains("https://volumes.example.com/block/v3"), "\(versions.text)")
+        }
+    }
+
     @Test("A token project that differs from the URL project is 400 Malformed request url")
     func projectMismatch() async throws {
         try await withSystem { api in

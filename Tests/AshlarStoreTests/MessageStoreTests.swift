@@ -41,7 +41,22 @@ struct MessageStoreTests {
             let b = try #require(try await store.get(bare.id))
             #expect(b.requestID == nil && b.resourceType == nil && b.resourceUUID == nil)
             // The default lifetime is 30 days.
-            #expect(abs(b.expiresAt.timeIntervalSince(b.createdAt) - 2_592_000) < 0.001)
+            #expect(abs((b.expiresAt ?? .distantPast).timeIntervalSince(b.createdAt) - 2_592_000) < 0.001)
+        }
+    }
+
+    @Test("message_ttl sets when a stored message expires, unless the message says")
+    func ttl() async throws {
+        try await withMemoryDatabase { db in
+            let store = MessageStore(db: db, ttl: 60)
+            let bare = UserMessage(
+                projectID: "p1", requestID: nil, resourceType: nil, resourceUUID: nil, eventID: "E", userMessage: "u")
+            try await store.insert(bare)
+            let got = try #require(try await store.get(bare.id))
+            #expect(abs((got.expiresAt ?? .distantPast).timeIntervalSince(got.createdAt) - 60) < 0.001)
+            let dated = message(project: "p1", resource: "vol-1", at: 1)
+            try await store.insert(dated)
+            #expect(closeEnough(try await store.get(dated.id)?.expiresAt, dated.expiresAt))
         }
     }
 

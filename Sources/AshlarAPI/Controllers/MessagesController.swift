@@ -17,7 +17,7 @@ struct MessagesController {
         [
             "id": .string(m.id), "event_id": .string(m.eventID), "user_message": .string(m.userMessage),
             "message_level": .string(m.level), "created_at": .string(Timestamp.format(m.createdAt)),
-            "guaranteed_until": .string(Timestamp.format(m.expiresAt)), "request_id": VolumeView.optional(m.requestID),
+            "guaranteed_until": .string(Timestamp.format(m.expiresAt ?? m.createdAt)), "request_id": VolumeView.optional(m.requestID),
             "resource_type": VolumeView.optional(m.resourceType), "resource_uuid": VolumeView.optional(m.resourceUUID),
             "links": Links.resource(context, collection: "messages", id: m.id),
         ]

@@ -31,8 +31,7 @@ struct APIResponder: HTTPResponder {
         let requestID = "req-" + UUID().uuidString.lowercased()
         context.requestID = requestID
         context.logger[metadataKey: "request_id"] = .string(requestID)
-        let host = request.head.authority ?? "localhost"
-        context.baseURL = "http://\(host)"
+        context.baseURL = Self.baseURL(of: request, publicEndpoint: environment.publicEndpoint)
 
         var isV3 = false
         var response: Response
@@ -134,6 +133,17 @@ struct APIResponder: HTTPResponder {
             requestID: requestID, userID: user, projectID: project ?? environment.defaultProjectID, isAdmin: true)
     }
 
+    /// Where links point: `public_endpoint` when set, else the address the client used, with the scheme a
+    /// TLS-terminating proxy in front says it used (`X-Forwarded-Proto`).
+    static func baseURL(of request: Request, publicEndpoint: String?) -> String {
+        if let publicEndpoint { return publicEndpoint }
+        let host = request.head.authority ?? "localhost"
+        let forwarded = request.headers[forwardedProtoHeader]?.split(separator: ",").first
+            .map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+        let scheme = forwarded == "https" ? "https" : "http"
+        return "\(scheme)://\(host)"
+    }
+
     static func milliseconds(_ d: Duration) -> Double {
         (Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15 * 1000).rounded() / 1000
     }
@@ -141,6 +151,7 @@ struct APIResponder: HTTPResponder {
     static let versionHeader = HTTPField.Name("OpenStack-API-Version")!
     static let requestIDHeader = HTTPField.Name("x-openstack-request-id")!
     static let computeRequestIDHeader = HTTPField.Name("x-compute-request-id")!
+    static let forwardedProtoHeader = HTTPField.Name("X-Forwarded-Proto")!
     static let authTokenHeader = HTTPField.Name("X-Auth-Token")!
     static let authUserHeader = HTTPField.Name("X-Auth-User")!
     static let authProjectHeader = HTTPField.Name("X-Auth-Project-Id")!

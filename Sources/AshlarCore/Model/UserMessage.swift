@@ -13,7 +13,11 @@ public struct UserMessage: Sendable, Hashable {
     public var level: String
     public var userMessage: String
     public var createdAt: Date
-    public var expiresAt: Date
+    /// When the message may be removed; nil until stored, where `message_ttl` sets it unless given.
+    public var expiresAt: Date?
+
+    /// `message_ttl`'s default: 30 days.
+    public static let defaultTTL = 2_592_000
 
     public init(
         id: String = UUID().uuidString.lowercased(), projectID: String, requestID: String?, resourceType: String?,
@@ -29,6 +33,6 @@ public struct UserMessage: Sendable, Hashable {
         self.level = level
         self.userMessage = userMessage
         self.createdAt = createdAt
-        self.expiresAt = expiresAt ?? createdAt.addingTimeInterval(2_592_000)
+        self.expiresAt = expiresAt
     }
 }

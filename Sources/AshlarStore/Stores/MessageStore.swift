@@ -5,10 +5,17 @@ import SQLKit
 /// User messages: what went wrong with an asynchronous operation, told to the project that asked for it.
 public struct MessageStore: Sendable {
     let db: AshlarDatabase
+    /// `message_ttl`: how long a message is kept, in seconds.
+    public let ttl: Int
 
-    public init(db: AshlarDatabase) { self.db = db }
+    public init(db: AshlarDatabase, ttl: Int = UserMessage.defaultTTL) {
+        self.db = db
+        self.ttl = ttl
+    }
 
+    /// Stores the message; unless it says when it expires, that is `ttl` seconds after it was made.
     public func insert(_ m: UserMessage) async throws {
+        let expiresAt = m.expiresAt ?? m.createdAt.addingTimeInterval(TimeInterval(ttl))
         try await db.write.insert(into: "messages")
             .columns(
                 "id", "project_id", "request_id", "resource_type", "resource_uuid", "event_id", "message_level",
@@ -17,7 +24,7 @@ public struct MessageStore: Sendable {
             .values(
                 SQLBind(m.id), SQLBind(m.projectID), SQLBind(m.requestID), SQLBind(m.resourceType),
                 SQLBind(m.resourceUUID), SQLBind(m.eventID), SQLBind(m.level), SQLBind(m.userMessage),
-                SQLBind(m.createdAt.stored), SQLBind(m.expiresAt.stored)
+                SQLBind(m.createdAt.stored), SQLBind(expiresAt.stored)
             )
             .run()
     }
