@@ -1,13 +1,83 @@
 import Foundation
+import Synchronization
 
-/// Blocking work (file copies, fsync, waiting for a child process) done on a dispatch thread. Swift's cooperative
-/// pool has one thread per core, two here: one held for seconds stalls every request the process serves.
+/// Blocking work (file copies, directory walks, fsync, waiting for a child process) done on dispatch threads.
+/// Swift's cooperative pool has one thread per core, two here: one held for seconds stalls every request the
+/// process serves. At most `limit` jobs run at once, so a storm of copies cannot make dispatch start a thread for
+/// each; the rest wait their turn without holding a thread.
 enum Blocking {
+    /// Jobs running at once.
+    static let limit = 8
+    private static let permits = Permits(limit)
+
+    /// Runs `work` on a dispatch thread.
     static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            DispatchQueue.global(qos: .userInitiated).async {
-                continuation.resume(with: Result { try work() })
+        try await run { _ in try work() }
+    }
+
+    /// Runs `work` on a dispatch thread; `work` looks at the flag it is given between steps and stops early when
+    /// the task that asked for it is cancelled (throwing `CancellationError`).
+    static func run<T: Sendable>(_ work: @escaping @Sendable (CancellationFlag) throws -> T) async throws -> T {
+        try Task.checkCancellation()
+        await permits.acquire()
+        defer { permits.release() }
+        let flag = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+                DispatchQueue.global(qos: .userInitiated).async {
+                    continuation.resume(with: Result { try work(flag) })
+                }
             }
+        } onCancel: {
+            flag.cancel()
+        }
+    }
+
+    /// Set when the task waiting for a blocking job is cancelled.
+    final class CancellationFlag: Sendable {
+        private let cancelled = Atomic<Bool>(false)
+        func cancel() { cancelled.store(true, ordering: .relaxed) }
+        var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+        /// Throws `CancellationError` once cancelled.
+        func check() throws { if isCancelled { throw CancellationError() } }
+    }
+
+    /// A counting semaphore for tasks: waiting suspends, it never blocks a thread.
+    private final class Permits: Sendable {
+        private struct State {
+            var available: Int
+            var waiters: [CheckedContinuation<Void, Never>] = []
+        }
+        private let state: Mutex<State>
+
+        init(_ count: Int) { state = Mutex(State(available: count)) }
+
+        func acquire() async {
+            if state.withLock({ state in
+                guard state.available > 0 else { return false }
+                state.available -= 1
+                return true
+            }) { return }
+            await withCheckedContinuation { continuation in
+                let granted = state.withLock { state -> Bool in
+                    if state.available > 0 {
+                        state.available -= 1
+                        return true
+                    }
+                    state.waiters.append(continuation)
+                    return false
+                }
+                if granted { continuation.resume() }
+            }
+        }
+
+        func release() {
+            let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                if !state.waiters.isEmpty { return state.waiters.removeFirst() }
+                state.available += 1
+                return nil
+            }
+            waiter?.resume()
         }
     }
 }

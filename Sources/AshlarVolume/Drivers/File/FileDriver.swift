@@ -81,16 +81,7 @@ public struct FileDriver: VolumeDriver {
     }
 
     public func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue] {
-        var fs = statvfs()
-        guard statvfs(directory, &fs) == 0 else { throw failure("read the capacity of \(directory)") }
-        let blockSize = Double(fs.f_frsize)
-        var totalGB = Double(fs.f_blocks) * blockSize / Double(Self.gib)
-        var freeGB = Double(fs.f_bavail) * blockSize / Double(Self.gib)
-        if let capacityGB {
-            let used = Double(usedBytes()) / Double(Self.gib)
-            totalGB = Double(capacityGB)
-            freeGB = max(0, min(freeGB, totalGB - used))
-        }
+        let (totalGB, freeGB) = try await capacity()
         var pool: [String: JSONValue] = [
             "pool_name": .string(backendName),
             "total_capacity_gb": .double(Self.round2(totalGB)),
@@ -122,11 +113,26 @@ public struct FileDriver: VolumeDriver {
         ]
     }
 
-    /// Bytes the volume files really occupy.
-    func usedBytes() -> Int64 {
+    /// Total and free GiB: the filesystem's, or within `file_capacity_gb` what the volume files do not occupy.
+    /// Read off the cooperative pool: with thousands of volumes the walk takes a while.
+    func capacity() async throws -> (total: Double, free: Double) {
+        try await Blocking.run { cancellation in
+            var fs = statvfs()
+            guard statvfs(directory, &fs) == 0 else { throw failure("read the capacity of \(directory)") }
+            let blockSize = Double(fs.f_frsize)
+            let free = Double(fs.f_bavail) * blockSize / Double(Self.gib)
+            guard let capacityGB else { return (Double(fs.f_blocks) * blockSize / Double(Self.gib), free) }
+            let used = Double(try usedBytes(cancellation)) / Double(Self.gib)
+            return (Double(capacityGB), max(0, min(free, Double(capacityGB) - used)))
+        }
+    }
+
+    /// Bytes the volume files really occupy (blocking).
+    func usedBytes(_ cancellation: Blocking.CancellationFlag? = nil) throws -> Int64 {
         guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return 0 }
         var total: Int64 = 0
         for name in names where name.hasPrefix("volume-") {
+            try cancellation?.check()
             var st = stat()
             if stat("\(directory)/\(name)", &st) == 0 { total += Int64(st.st_blocks) * 512 }
         }
