@@ -103,6 +103,20 @@ struct VolumeManagerAttachTests {
     @Test("exports lost by the target daemon come back with the same credentials; an unreachable target is reported")
     func ensureExport() async throws {
         try await withHarness { h async throws in
+            let (scheduler, schedulerRunning, listening) = try await h.fakeScheduler()
+            #expect(listening)
+            /// The target's state in the latest capability report: backend level and first pool.
+            func reportedTarget() throws -> (backend: String?, pool: String?, reason: String?, storage: String?)? {
+                guard let message = scheduler.received(SchedulerRPC.Method.updateServiceCapabilities).last else {
+                    return nil
+                }
+                let caps = try message.arguments(SchedulerRPC.CapabilityReport.self).capabilities
+                let pool = caps["pools"]?.arrayValue?.first?.objectValue
+                return (
+                    caps["iscsi_target_state"]?.stringValue, pool?["iscsi_target_state"]?.stringValue,
+                    caps["iscsi_target_state_reason"]?.stringValue, pool?["backend_state"]?.stringValue
+                )
+            }
             let target = FakeISCSITarget()
             let (running, _) = try await h.start(h.manager(driver: h.fileDriver, reportInterval: .milliseconds(50), target: target))
             let v = h.volume(status: .inUse)
@@ -118,17 +132,24 @@ struct VolumeManagerAttachTests {
             #expect(target.current[iqn]?.chapUser == info["data"]?.objectValue?["auth_username"]?.stringValue)
 
             target.reachable = false
+            // The storage is fine, so the backend stays up; the report says attaching waits for the daemon.
             let down = try await eventually {
-                try await h.services.get(host: Harness.host, binary: ServiceRecord.volumeBinary)?.backendState == "down"
+                let state = try reportedTarget()
+                return state?.backend == "down" && state?.pool == "down"
             }
             #expect(down)
+            #expect(try reportedTarget()?.reason?.contains("attaching waits for the iSCSI target daemon") == true)
+            #expect(try reportedTarget()?.storage == "up")
+            #expect(try await h.services.get(host: Harness.host, binary: ServiceRecord.volumeBinary)?.backendState == "up")
             await #expect(throws: AshlarError.self) { _ = try await initialize(h, v.id) }
             target.reachable = true
             let up = try await eventually {
-                try await h.services.get(host: Harness.host, binary: ServiceRecord.volumeBinary)?.backendState == "up"
+                let state = try reportedTarget()
+                return state?.backend == "up" && state?.pool == "up" && state?.reason == nil
             }
             #expect(up)
             #expect(await running.stop())
+            #expect(await schedulerRunning.stop())
         }
     }
 }

@@ -151,16 +151,22 @@ extension VolumeManager {
         return try await credentials(for: &volume)
     }
 
-    /// Marks a capability report down, with the reason, for the scheduler, get_pools and the service list.
-    static func markDown(_ capabilities: inout [String: JSONValue], reason: String) {
-        capabilities["backend_state"] = "down"
-        capabilities["backend_state_reason"] = .string(reason)
+    /// Says in a capability report whether volumes can be attached now (`iscsi_target_state` up or down, with
+    /// the reason), for get_pools and whoever reads the capabilities; the storage's `backend_state` is not
+    /// touched.
+    static func markTarget(_ capabilities: inout [String: JSONValue], problem: String?) {
+        func mark(_ entry: inout [String: JSONValue]) {
+            entry["iscsi_target_state"] = problem == nil ? "up" : "down"
+            entry["iscsi_target_state_reason"] = problem.map {
+                .string("attaching waits for the iSCSI target daemon: \($0)")
+            } ?? .null
+        }
+        mark(&capabilities)
         if case .array(let pools) = capabilities["pools"] {
             capabilities["pools"] = .array(
                 pools.map { pool in
                     guard case .object(var p) = pool else { return pool }
-                    p["backend_state"] = "down"
-                    p["backend_state_reason"] = .string(reason)
+                    mark(&p)
                     return .object(p)
                 })
         }

@@ -4,6 +4,7 @@ import AshlarStore
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 /// The volume service of one backend (`host@backend`): registers itself, recovers what a crash interrupted,
 /// heartbeats and reports capabilities, and serves the backend's RPC topic.
@@ -22,6 +23,8 @@ public struct VolumeManager: Service {
     public let iscsi: ISCSIConfig
     /// Target changes one at a time: tgtadm picks target ids by looking at the ones in use.
     let targetQueue = AsyncSerialQueue()
+    /// The target daemon's last known state, so that a change is logged once.
+    let targetHealth = TargetHealth()
     public let services: ServiceStore
     public let transport: any RPCTransport
     public let reportInterval: Duration
@@ -30,7 +33,7 @@ public struct VolumeManager: Service {
     public init(
         host: String, backendName: String, availabilityZone: String, driver: any VolumeDriver, database: AshlarDatabase,
         transport: any RPCTransport, reportInterval: Duration, logger: Logger, target: (any ISCSITarget)? = nil,
-        iscsi: ISCSIConfig = ISCSIConfig()
+        iscsi: ISCSIConfig = ISCSIConfig(), messageTTL: Int = UserMessage.defaultTTL
     ) {
         self.host = host
         self.backendName = backendName
@@ -38,7 +41,7 @@ public struct VolumeManager: Service {
         self.driver = driver
         self.volumes = VolumeStore(db: database)
         self.snapshots = SnapshotStore(db: database)
-        self.messages = MessageStore(db: database)
+        self.messages = MessageStore(db: database, ttl: messageTTL)
         self.attachments = AttachmentStore(db: database)
         self.target = target
         self.iscsi = iscsi
@@ -96,20 +99,33 @@ public struct VolumeManager: Service {
         }
     }
 
-    /// Heartbeat plus a capability report to the schedulers. A backend whose target daemon does not answer is
-    /// reported down (volumes can still be made there, but not attached), and its exports are put back as soon
-    /// as the daemon answers again (a restarted tgtd has none).
+    /// Heartbeat plus a capability report to the schedulers. `backend_state` is the storage's own state: a
+    /// backend whose target daemon does not answer still makes volumes, so it stays up, and its report says that
+    /// attaching waits for the daemon (`iscsi_target_state`). That is logged once when it happens and once when
+    /// it ends, not every round; the exports are put back as soon as the daemon answers again (a restarted tgtd
+    /// has none).
     func reportState(driverReady: Bool) async {
         do {
             let targetProblem = await target?.checkReachable()
-            if let targetProblem { logger.warning("the iSCSI target is unreachable: \(targetProblem)") }
+            noteTarget(problem: targetProblem)
             try await services.heartbeat(
-                host: host, binary: ServiceRecord.volumeBinary,
-                backendState: driverReady && targetProblem == nil ? "up" : "down")
+                host: host, binary: ServiceRecord.volumeBinary, backendState: driverReady ? "up" : "down")
             if driverReady && targetProblem == nil { await ensureExports() }
             if driverReady { try await publishCapabilities(targetProblem: targetProblem) }
         } catch {
             logger.warning("could not report state: \(error)")
+        }
+    }
+
+    /// Logs a change of the target daemon's reachability, once per change.
+    func noteTarget(problem: String?) {
+        let before = targetHealth.swap(problem)
+        guard before.map({ $0 != problem }) ?? true else { return }
+        if let problem {
+            logger.warning(
+                "volumes can be created, but attaching waits for the iSCSI target daemon: \(problem)")
+        } else if case .some(.some) = before {
+            logger.info("the iSCSI target daemon answers again; volumes can be attached")
         }
     }
 
@@ -120,7 +136,7 @@ public struct VolumeManager: Service {
     /// Reports with the target's state already known (the report round has just asked the daemon).
     func publishCapabilities(targetProblem: String?) async throws {
         var capabilities = try await currentCapabilities()
-        if let targetProblem { Self.markDown(&capabilities, reason: targetProblem) }
+        if target != nil { Self.markTarget(&capabilities, problem: targetProblem) }
         try await scheduler.updateServiceCapabilities(
             .init(
                 serviceName: VolumeRPC.topic, host: host, availabilityZone: availabilityZone,
@@ -182,6 +198,19 @@ public struct VolumeManager: Service {
             }
         } catch {
             logger.error("start-up recovery failed: \(error)")
+        }
+    }
+}
+
+/// The target daemon's last known problem: `.some(nil)` reachable, nil not asked yet.
+final class TargetHealth: Sendable {
+    private let last = Mutex<String??>(nil)
+
+    /// Records `problem` and returns what was recorded before.
+    func swap(_ problem: String?) -> String?? {
+        last.withLock { last in
+            defer { last = .some(problem) }
+            return last
         }
     }
 }
