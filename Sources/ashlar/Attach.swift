@@ -11,8 +11,10 @@ struct ClientOptions: ParsableArguments {
     var endpoint: String?
 
     @Option(
-        name: .customLong("os-project"),
-        help: ArgumentHelp("The project of the noauth token (default: $OS_PROJECT_ID, else admin).", valueName: "id"))
+        name: [.customLong("os-project-id"), .customLong("os-project")],
+        help: ArgumentHelp(
+            "The project of the noauth token (default: the project the endpoint names, else $OS_PROJECT_ID, else admin).",
+            valueName: "id"))
     var project: String?
 
     @Option(
@@ -36,7 +38,8 @@ struct ClientOptions: ParsableArguments {
     func client() throws(CinderClientError) -> CinderClient {
         let environment = ProcessInfo.processInfo.environment
         let url = try CinderEndpoint.resolve(flag: endpoint, environment: environment)
-        let token = CinderEndpoint.authToken(token: token, user: user, project: project, environment: environment)
+        let token = CinderEndpoint.authToken(
+            token: token, user: user, project: project ?? CinderEndpoint.project(of: url), environment: environment)
         return CinderClient(
             endpoint: url, headers: CinderEndpoint.headers(authToken: token), timeout: TimeInterval(timeout))
     }

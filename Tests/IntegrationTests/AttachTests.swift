@@ -274,13 +274,19 @@ struct AttachTests {
         try await withAttachableServer(reportInterval: 1) { server, tgtd, _ in
             let id = try await createVolume(server, "stranded")
             await tgtd.stop()
-            // The service list says why (backend_state, 3.49) once the next report sees tgtd gone.
+            // The pools say why once the next report sees tgtd gone; the storage itself stays up (3.49).
             let down = try await server.eventually(.seconds(20)) {
-                let services = try await server.api("GET", "/admin/os-services", version: "3.49").json["services"]
+                let pools = try await server.api("GET", "/admin/scheduler-stats/get_pools?detail=true").json["pools"]
                     as? [[String: Any]] ?? []
-                return services.contains { $0["binary"] as? String == "cinder-volume" && $0["backend_state"] as? String == "down" }
+                return pools.contains {
+                    ($0["capabilities"] as? [String: Any])?["iscsi_target_state"] as? String == "down"
+                }
             }
             #expect(down, "\(server.log)")
+            let services = try await server.api("GET", "/admin/os-services", version: "3.49").json["services"]
+                as? [[String: Any]] ?? []
+            #expect(services.contains { $0["binary"] as? String == "cinder-volume" && $0["backend_state"] as? String == "up" })
+            #expect(server.log.components(separatedBy: "attaching waits for the iSCSI target daemon").count == 2, "said once")
             let attach = try await server.api(
                 "POST", "/admin/attachments", ["attachment": ["volume_uuid": id, "connector": Self.connector]])
             #expect(attach.status >= 400 && attach.status < 600 && attach.status != 500, "\(attach)")
@@ -315,6 +321,25 @@ struct AttachTests {
             #expect(detach.status == 0, "\(detach.stderr)")
             #expect(try await volume(server, id)["status"] as? String == "available")
             #expect(try await read(7, from: url, in: work) == nil, "the export outlived ashlar detach")
+
+            // An endpoint naming a project, as a service catalog gives it, is that project's: no --os-project needed.
+            let made = try await server.api(
+                "POST", "/tenant2/volumes", ["volume": ["size": 1, "name": "theirs"]], token: "admin:tenant2")
+            let theirs = try #require((made.json["volume"] as? [String: Any])?["id"] as? String, "\(made)")
+            #expect(try await server.eventually {
+                (try await server.api("GET", "/tenant2/volumes/\(theirs)", token: "admin:tenant2").json["volume"] as? [String: Any])?["status"]
+                    as? String == "available"
+            })
+            let scoped = try await Harness.run(
+                Harness.binary, ["attach", theirs, "--os-endpoint", server.url + "/tenant2", "--host", "bench-host"])
+            #expect(scoped.status == 0, "\(scoped.stdout)\n\(scoped.stderr)")
+            let scopedAttachment = try #require(
+                scoped.stdout.split(separator: "\n").first { $0.hasPrefix("attachment ") }.map {
+                    $0.dropFirst("attachment".count).trimmingCharacters(in: .whitespaces)
+                }, "\(scoped.stdout)")
+            let scopedDetach = try await Harness.run(
+                Harness.binary, ["detach", scopedAttachment, "--os-endpoint", server.url + "/tenant2/"])
+            #expect(scopedDetach.status == 0, "\(scopedDetach.stderr)")
 
             // A volume that does not exist: a message and a failing exit, nothing made.
             let missing = try await Harness.run(Harness.binary, ["attach", "no-such-volume", "--os-endpoint", server.url])

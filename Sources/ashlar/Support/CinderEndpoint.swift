@@ -25,6 +25,13 @@ enum CinderEndpoint {
         return url
     }
 
+    /// The project an endpoint names (`http://host:8776/v3/<project>`, as a service catalog gives it), if any.
+    static func project(of endpoint: URL) -> String? {
+        let parts = endpoint.path.split(separator: "/").map(String.init)
+        guard let v3 = parts.lastIndex(of: "v3"), v3 + 1 < parts.count else { return nil }
+        return parts[v3 + 1]
+    }
+
     /// The `X-Auth-Token` value: `--os-token`, else `OS_TOKEN`, else noauth's `user:project` from `--os-user`
     /// (default admin) and `--os-project`, else `OS_PROJECT_ID`, else admin.
     static func authToken(token: String?, user: String?, project: String?, environment: [String: String]) -> String {
