@@ -23,14 +23,21 @@ public struct SchedulerService: Service {
     let transport: any RPCTransport
     let logger: Logger
     let startedAt = ContinuousClock.now
+    let startedAtDate = Date()
+    /// `stale_operation_timeout`, in seconds.
+    let staleAfterSeconds: Double
+    let database: AshlarDatabase
     /// `message_reap_interval`.
     let messageReapInterval: Duration
 
     public init(
         host: String, availabilityZone: String, scheduler: FilterScheduler, maxAttempts: Int, initWaitTime: Duration,
         serviceDownTime: Int, reportInterval: Duration, database: AshlarDatabase, transport: any RPCTransport,
-        logger: Logger, messageTTL: Int = UserMessage.defaultTTL, messageReapInterval: Duration = .seconds(86_400)
+        logger: Logger, messageTTL: Int = UserMessage.defaultTTL, messageReapInterval: Duration = .seconds(86_400),
+        staleAfter: Duration = .seconds(120)
     ) {
+        self.staleAfterSeconds = Double(staleAfter.components.seconds)
+        self.database = database
         self.host = host
         self.availabilityZone = availabilityZone
         self.scheduler = scheduler
@@ -65,7 +72,12 @@ public struct SchedulerService: Service {
                         try? await VolumeRPC.Client(transport: transport).publishServiceCapabilities(
                             context: .service(requestID: "req-" + UUID().uuidString.lowercased()))
                         var lastReap = ContinuousClock.now - messageReapInterval
+                        // What was accepted before this scheduler started and never placed lost its message with
+                        // the process that held it; later, what has waited longer than stale_operation_timeout.
+                        var cutoff = startedAtDate
                         while !Task.isCancelled {
+                            await recoverUnplaced(changedBefore: cutoff)
+                            cutoff = Date().addingTimeInterval(-staleAfterSeconds)
                             do {
                                 try await services.heartbeat(host: host, binary: ServiceRecord.schedulerBinary)
                                 // User messages past their guaranteed_until go, every message_reap_interval.
@@ -86,6 +98,37 @@ public struct SchedulerService: Service {
         }
     }
 
+    /// Takes over what the scheduler owns and nobody is working on: volumes accepted but never placed (their
+    /// message to a scheduler was lost) are scheduled again, and unplaced volumes being deleted are removed (the
+    /// API deletes them at once, unless it stopped first). Placing twice is harmless: only an unplaced volume can
+    /// be placed.
+    func recoverUnplaced(changedBefore cutoff: Date) async {
+        let context = CallerContext.service(requestID: "req-" + UUID().uuidString.lowercased())
+        do {
+            for volume in try await volumes.unplaced(statusIn: [.creating, .deleting], changedBefore: cutoff) {
+                if volume.status == .deleting {
+                    try await volumes.delete(volume.id, expected: [.deleting])
+                    logger.warning("unplaced volume \(volume.id) was left deleting; removed")
+                    continue
+                }
+                logger.warning("volume \(volume.id) was accepted but never placed; scheduling it again")
+                let type = try await types.get(id: volume.volumeTypeID)
+                var resourceBackend: String?
+                if let snapshotID = volume.snapshotID, let snapshot = try await SnapshotStore(db: database).get(snapshotID) {
+                    resourceBackend = try await volumes.get(snapshot.volumeID)?.host
+                } else if let sourceID = volume.sourceVolumeID {
+                    resourceBackend = try await volumes.get(sourceID)?.host
+                }
+                let spec = RequestSpec(
+                    volumeID: volume.id, size: volume.size, availabilityZone: volume.availabilityZone,
+                    volumeTypeName: type?.name, extraSpecs: type?.extraSpecs ?? [:], resourceBackend: resourceBackend)
+                await createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context)
+            }
+        } catch {
+            logger.error("recovery of unplaced volumes failed: \(error)")
+        }
+    }
+
     /// Places a volume and casts its creation to the chosen backend.
     func createVolume(_ args: SchedulerRPC.CreateVolume, context: CallerContext) async {
         var log = logger
@@ -95,7 +138,7 @@ public struct SchedulerService: Service {
                 log.warning("volume \(args.volumeID) to schedule no longer exists; nothing to do")
                 return
             }
-            guard volume.status == .creating else {
+            guard volume.status == .creating, volume.host == nil else {
                 log.warning(
                     "volume \(volume.id) is \(volume.status.rawValue) on \(volume.host ?? "no host"), not waiting to be scheduled; left as it is"
                 )
@@ -117,12 +160,14 @@ public struct SchedulerService: Service {
             case .chosen(let pool):
                 guard
                     try await volumes.update(
-                        volume.id, where: .init(statusIn: [.creating]),
+                        volume.id, where: .init(statusIn: [.creating], hostEquals: .some(nil)),
                         set: .init(host: .some(pool.name), availabilityZone: pool.availabilityZone)) != nil
                 else {
-                    log.warning("volume \(volume.id) left creating while it was scheduled (deleted?); not cast to \(pool.name)")
+                    log.warning(
+                        "volume \(volume.id) was placed or left creating while it was scheduled; not cast to \(pool.name)")
                     return
                 }
+                CrashPoint.schedulerCreatePlaced.reach()
                 log.info("volume \(volume.id) scheduled to \(pool.name)")
                 spec.availabilityZone = spec.availabilityZone ?? pool.availabilityZone
                 try await VolumeRPC.Client(transport: transport).createVolume(
@@ -232,7 +277,7 @@ public struct SchedulerService: Service {
         logger.warning(
             "volume \(volume.id) could not be scheduled: \(detail)", metadata: ["request_id": "\(context.requestID)"])
         try await volumes.failCreate(
-            volume, requestID: context.requestID, eventID: "VOLUME_VOLUME_001_003",
+            volume, messages: messages, requestID: context.requestID, eventID: "VOLUME_VOLUME_001_003",
             message: "schedule allocate volume: \(detail)")
     }
 }

@@ -41,7 +41,7 @@ struct AllInOne {
                     availabilityZone: backend.backendAvailabilityZone ?? config.storageAvailabilityZone,
                     driver: driver, database: database, transport: transport, reportInterval: reportInterval,
                     logger: logger, target: try ISCSIConfig.target(for: backend, config: iscsi), iscsi: iscsi,
-                    messageTTL: config.messageTTL))
+                    messageTTL: config.messageTTL, staleAfter: .seconds(config.staleOperationTimeout)))
         }
         let filterScheduler = try FilterScheduler.make(config.scheduler)
         services.append(
@@ -50,7 +50,8 @@ struct AllInOne {
                 maxAttempts: config.scheduler.maxAttempts, initWaitTime: .seconds(config.scheduler.driverInitWaitTime),
                 serviceDownTime: config.serviceDownTime, reportInterval: reportInterval, database: database,
                 transport: transport, logger: logger, messageTTL: config.messageTTL,
-                messageReapInterval: .seconds(config.messageReapInterval)))
+                messageReapInterval: .seconds(config.messageReapInterval),
+                staleAfter: .seconds(config.staleOperationTimeout)))
         let environment = APIEnvironment(
             config: config, database: database, transport: transport, registry: registry, logger: logger)
         services.append(

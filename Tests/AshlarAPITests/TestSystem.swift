@@ -83,13 +83,14 @@ final class TestSystem: Sendable {
         let manager = VolumeManager(
             host: backendHost, backendName: backendName, availabilityZone: config.storageAvailabilityZone,
             driver: driver, database: database, transport: transport, reportInterval: .seconds(1),
-            logger: quietLogger, target: target, iscsi: ISCSIConfig())
+            logger: quietLogger, target: target, iscsi: ISCSIConfig(),
+            staleAfter: .seconds(config.staleOperationTimeout))
         let filterScheduler = try FilterScheduler.make(config.scheduler)
         let scheduler = SchedulerService(
             host: node, availabilityZone: config.storageAvailabilityZone, scheduler: filterScheduler,
             maxAttempts: config.scheduler.maxAttempts, initWaitTime: .seconds(config.scheduler.driverInitWaitTime),
             serviceDownTime: config.serviceDownTime, reportInterval: .seconds(1), database: database,
-            transport: transport, logger: quietLogger)
+            transport: transport, logger: quietLogger, staleAfter: .seconds(config.staleOperationTimeout))
         let services = Task {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await scheduler.run() }

@@ -222,7 +222,7 @@ struct VolumeManagerTests {
         }
     }
 
-    @Test("start-up recovery fails interrupted creates and finishes interrupted deletes on this backend only")
+    @Test("start-up recovery makes interrupted creates again and finishes interrupted deletes, on this backend only")
     func startupRecovery() async throws {
         try await withHarness { h async throws in
             let driver = h.fileDriver
@@ -236,13 +236,21 @@ struct VolumeManagerTests {
             for v in [creating, deleting, managingDeleting, available, otherBackend, otherDeleting] {
                 try await h.volumes.insert(v)
             }
-            for v in [creating, deleting, available] { try await driver.createVolume(id: v.id, sizeGB: 1) }
+            // A half-made file of the interrupted create, holding junk: the volume is made again, empty.
+            try await driver.createVolume(id: creating.id, sizeGB: 1)
+            try Data("HALF-MADE".utf8).write(to: URL(fileURLWithPath: driver.path(for: creating.id)))
+            for v in [deleting, available] { try await driver.createVolume(id: v.id, sizeGB: 1) }
 
             let (running, ready) = try await h.start(h.manager(driver: driver))
             #expect(ready)
             // Recovery is done before the first report.
-            #expect(try await h.volumes.get(creating.id)?.status == .error)
-            #expect(fileStat(driver.path(for: creating.id)) == nil)
+            #expect(try await h.volumes.get(creating.id)?.status == .available)
+            #expect(fileStat(driver.path(for: creating.id))?.st_size == 1 << 30)
+            let head = try FileHandle(forReadingFrom: URL(fileURLWithPath: driver.path(for: creating.id)))
+                .read(upToCount: 9)
+            #expect(head == Data(count: 9), "the new volume still held the half-made one's bytes")
+            let told = try await h.messages.list(projectID: creating.projectID, resourceUUID: creating.id)
+            #expect(told.contains { $0.userMessage.contains("made again from the start") }, "\(told)")
             #expect(try await h.volumes.get(deleting.id) == nil)
             #expect(fileStat(driver.path(for: deleting.id)) == nil)
             #expect(try await h.volumes.get(managingDeleting.id) == nil)
@@ -250,6 +258,53 @@ struct VolumeManagerTests {
             #expect(fileStat(driver.path(for: available.id)) != nil)
             #expect(try await h.volumes.get(otherBackend.id)?.status == .creating)
             #expect(try await h.volumes.get(otherDeleting.id)?.status == .deleting)
+            #expect(await running.stop())
+        }
+    }
+
+    @Test("start-up recovery takes interrupted snapshots again, and fails a copy whose source is gone with a message")
+    func startupRecoveryOfSnapshotsAndCopies() async throws {
+        try await withHarness { h async throws in
+            let driver = h.fileDriver
+            try await driver.doSetup()
+            let source = h.volume(status: .available)
+            try await h.volumes.insert(source)
+            try await driver.createVolume(id: source.id, sizeGB: 1)
+            let snapshot = Snapshot(
+                projectID: source.projectID, userID: "user", volumeID: source.id, status: .creating,
+                volumeSize: 1, volumeTypeID: "type")
+            #expect(try await h.snapshots.insert(snapshot))
+            var orphanCopy = h.volume(status: .creating)
+            orphanCopy.sourceVolumeID = "no-such-volume"
+            try await h.volumes.insert(orphanCopy)
+
+            let (running, ready) = try await h.start(h.manager(driver: driver))
+            #expect(ready)
+            #expect(try await h.snapshots.get(snapshot.id)?.status == .available)
+            #expect(fileStat(driver.snapshotPath(for: snapshot.id)) != nil)
+            let copy = try await h.volumes.get(orphanCopy.id)
+            #expect(copy?.status == .error)
+            #expect(copy?.consumesQuota == false)
+            let told = try await h.messages.list(projectID: orphanCopy.projectID, resourceUUID: orphanCopy.id)
+            #expect(told.contains { $0.userMessage.contains("failed to create the volume") }, "\(told)")
+            #expect(await running.stop())
+        }
+    }
+
+    @Test("the periodic sweep takes over a create whose message was lost, once it is older than the timeout")
+    func sweepTakesOverLostCreates() async throws {
+        try await withHarness { h async throws in
+            let driver = h.fileDriver
+            let (running, ready) = try await h.start(
+                h.manager(driver: driver, reportInterval: .milliseconds(50), staleAfter: .seconds(1)))
+            #expect(ready)
+            // Placed on this backend, but the scheduler's cast never came.
+            let lost = h.volume(status: .creating)
+            try await h.volumes.insert(lost)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await h.volumes.get(lost.id)?.status == .creating, "taken over before the timeout")
+            #expect(try await eventually { try await h.volumes.get(lost.id)?.status == .available })
+            #expect(fileStat(driver.path(for: lost.id)) != nil)
             #expect(await running.stop())
         }
     }

@@ -210,16 +210,19 @@ struct Harness: Sendable {
     var volumes: VolumeStore { VolumeStore(db: db) }
     var services: ServiceStore { ServiceStore(db: db) }
     var messages: MessageStore { MessageStore(db: db) }
+    var snapshots: SnapshotStore { SnapshotStore(db: db) }
     var volumeDir: String { dir.appendingPathComponent("volumes").path }
     var fileDriver: FileDriver { FileDriver(directory: volumeDir, backendName: Self.backend) }
     var client: VolumeRPC.Client { VolumeRPC.Client(transport: transport) }
 
     func manager(
-        driver: any VolumeDriver, reportInterval: Duration = .milliseconds(50), target: (any ISCSITarget)? = nil
+        driver: any VolumeDriver, reportInterval: Duration = .milliseconds(50), target: (any ISCSITarget)? = nil,
+        staleAfter: Duration = .seconds(120)
     ) -> VolumeManager {
         VolumeManager(
             host: Self.host, backendName: Self.backend, availabilityZone: Self.zone, driver: driver, database: db,
-            transport: transport, reportInterval: reportInterval, logger: quietLogger, target: target)
+            transport: transport, reportInterval: reportInterval, logger: quietLogger, target: target,
+            staleAfter: staleAfter)
     }
 
     /// The service row, once the manager has registered and reported at least `reports` times.

@@ -171,6 +171,7 @@ struct AttachmentsController {
                 "Invalid attachment: attachment \(attachment.id) is \(now.status.rawValue); only a reserved, attaching, attached or error_attaching attachment can be given a connector.")
         }
         try await env.volumes.settleAttachStatus(volume.id)
+        CrashPoint.apiAttachConnecting.reach()
         let info: [String: JSONValue]
         do {
             info = try await env.volumeRPC.initializeConnection(
@@ -345,6 +346,7 @@ struct AttachmentsController {
             previous = attachment.status
             try await env.volumes.settleAttachStatus(attachment.volumeID)
         }
+        CrashPoint.apiDetachDetached.reach()
         do {
             try await env.volumeRPC.terminateConnection(
                 host: host,

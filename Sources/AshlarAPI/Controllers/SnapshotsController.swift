@@ -77,6 +77,7 @@ struct SnapshotsController {
             guard statuses.contains(now.status) else { throw Self.notSnapshottable(now, statuses: statuses) }
             throw try await env.quotaStore.refusal(projectID: volume.projectID, deltas: deltas, limits: limits)
         }
+        CrashPoint.apiSnapshotInserted.reach()
         try await env.volumeRPC.createSnapshot(
             host: volume.host ?? "", .init(snapshotID: snapshot.id), context: context.caller)
         context.logger.info("snapshot \(snapshot.id) of volume \(volume.id) accepted")
@@ -205,6 +206,7 @@ struct SnapshotsController {
                 .invalidInput,
                 "Invalid snapshot: a volume is being created from snapshot \(snapshot.id); delete it once that is done.")
         }
+        CrashPoint.apiSnapshotDeleteMarked.reach()
         guard let host = try await env.volumes.get(deleting.volumeID)?.host else {
             // Its volume was never placed: nothing exists on a backend.
             try await env.snapshots.delete(deleting.id)

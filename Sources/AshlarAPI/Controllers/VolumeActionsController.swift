@@ -174,6 +174,7 @@ struct VolumeActionsController {
             }
             throw try await env.quotaStore.refusal(projectID: volume.projectID, deltas: deltas, limits: limits)
         }
+        CrashPoint.apiExtendMarked.reach()
         try await env.scheduler.extendVolume(.init(volumeID: volume.id, newSize: newSize), context: context.caller)
         context.logger.info("extend of volume \(volume.id) to \(newSize) GiB accepted")
     }
@@ -199,6 +200,8 @@ struct VolumeActionsController {
                 .invalidInput,
                 "Invalid input received: Volume \(volume.id) has been extended since snapshot \(snapshot.id) was taken; it can only be reverted to a snapshot of its own size.")
         }
+        // Checked before anything changes: a volume on no backend has nothing to revert.
+        guard let host = volume.host else { throw AshlarError.invalidVolume("Volume \(volume.id) has no backend.") }
         guard
             try await env.volumes.update(
                 volume.id, where: .init(statusIn: [.available]), set: .init(status: .reverting)) != nil
@@ -212,7 +215,7 @@ struct VolumeActionsController {
             throw AshlarError(
                 .conflict, "Snapshot \(snapshot.id) status must be available to revert to it, but it is \(snapshot.status.rawValue).")
         }
-        guard let host = volume.host else { throw AshlarError.invalidVolume("Volume \(volume.id) has no backend.") }
+        CrashPoint.apiRevertMarked.reach()
         try await env.volumeRPC.revertToSnapshot(
             host: host, .init(volumeID: volume.id, snapshotID: snapshot.id), context: context.caller)
     }

@@ -156,6 +156,7 @@ struct VolumesController {
             throw try await env.quotaStore.refusal(projectID: volume.projectID, deltas: deltas, limits: limits)
         }
         volume.volumeTypeName = type.name
+        CrashPoint.apiCreateInserted.reach()
         let spec = RequestSpec(
             volumeID: volume.id, size: size, availabilityZone: zone, volumeTypeName: type.name,
             extraSpecs: type.extraSpecs, schedulerHints: hints, resourceBackend: source?.volume.host)
@@ -163,9 +164,11 @@ struct VolumesController {
             try await env.scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context.caller)
         } catch {
             // Without a scheduler the volume can never leave `creating`: say so now rather than leave it stuck.
-            try await env.volumes.update(
-                volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error, consumesQuota: false))
-            throw AshlarError(.unavailable, "The scheduler could not be reached: \(error)")
+            context.logger.error("volume \(volume.id) could not be handed to the scheduler: \(error)")
+            try await env.volumes.failCreate(
+                volume, messages: env.messages, requestID: context.requestID, eventID: "VOLUME_VOLUME_001_003",
+                message: "schedule allocate volume: the scheduler could not be reached; delete the volume and try again.")
+            throw AshlarError(.unavailable, "The scheduler could not be reached; try again later.", underlying: error)
         }
         context.logger.info("volume \(volume.id) accepted", metadata: ["size_gb": "\(size)", "type": "\(type.name)"])
         return JSONResponse.make(["volume": VolumeView.detail(volume, context)], status: .accepted)
@@ -427,6 +430,7 @@ struct VolumesController {
         if cascade {
             _ = try await env.snapshots.setStatus(ofVolume: deleting.id, to: .deleting)
         }
+        CrashPoint.apiDeleteMarked.reach()
         guard let host = deleting.host else {
             // Never placed: nothing exists on a backend, so the row goes at once.
             try await env.volumes.delete(deleting.id)

@@ -36,6 +36,9 @@ public struct AshlarConfig: Sendable, Equatable {
     public var messageTTL: Int
     /// `message_reap_interval`: seconds between removals of expired user messages.
     public var messageReapInterval: Int
+    /// `stale_operation_timeout` (Ashlar's own): seconds a resource may stay in a transitional state with no
+    /// service working on it before the service that owns it takes it over (a message lost between services).
+    public var staleOperationTimeout: Int
     /// `public_endpoint`: the base URL of links in responses; nil takes it from the request.
     public var publicEndpoint: String?
     /// `[database] connection`: defaults to an SQLite file under ``statePath``.
@@ -268,6 +271,7 @@ public struct AshlarConfig: Sendable, Equatable {
             osapiMaxRequestBodySize: try setting("osapi_max_request_body_size")?.int(in: positive) ?? 114_688,
             messageTTL: try setting("message_ttl")?.int(in: positive) ?? 2_592_000,
             messageReapInterval: try setting("message_reap_interval")?.int(in: positive) ?? 86_400,
+            staleOperationTimeout: try setting("stale_operation_timeout")?.int(in: positive) ?? 120,
             publicEndpoint: try readPublicEndpoint(setting("public_endpoint")),
             databaseConnection: databaseConnection,
             scheduler: try SchedulerOptions(layers: layers),
@@ -432,7 +436,7 @@ public struct AshlarConfig: Sendable, Equatable {
         "state_path", "host", "osapi_volume_listen", "osapi_volume_listen_port", "auth_strategy",
         "enabled_backends", "default_volume_type", "storage_availability_zone", "default_availability_zone",
         "report_interval", "service_down_time", "osapi_max_limit", "osapi_max_request_body_size",
-        "message_ttl", "message_reap_interval", "public_endpoint",
+        "message_ttl", "message_reap_interval", "public_endpoint", "stale_operation_timeout",
     ]).union(SchedulerOptions.optionNames).union(QuotaDefaults.optionNames)
 
     /// Options Ashlar reads from a backend section or `[backend_defaults]`.

@@ -105,6 +105,18 @@ public struct VolumeStore: Sendable {
             .all().map(Self.decode)
     }
 
+    /// Volumes placed on no backend in one of `statuses` whose last change was before `cutoff` (those the
+    /// scheduler owns: accepted, not yet placed).
+    public func unplaced(statusIn statuses: Set<VolumeStatus>, changedBefore cutoff: Date) async throws -> [Volume] {
+        try await selectVolumes()
+            .where(SQLBinaryExpression(SQLIdentifier("host"), .is, SQLLiteral.null))
+            .where("status", .in, statuses.map(\.rawValue).sorted())
+            .where(
+                SQLFunction("COALESCE", args: SQLIdentifier("updated_at"), SQLIdentifier("created_at")), .lessThan,
+                SQLBind(cutoff.stored))
+            .all().map(Self.decode)
+    }
+
     /// Applies `update` when the row matches `condition`; returns the updated volume, or nil when it did not match.
     @discardableResult
     public func update(
@@ -256,13 +268,21 @@ extension VolumeStore {
 
 extension VolumeStore {
     /// Moves a volume that is still `creating` to `error` and tells its project why, in a user message: the one
-    /// way a create that cannot finish ends, wherever it failed.
-    /// A volume that was never made uses no quota: it is released in the same statement.
-    public func failCreate(_ volume: Volume, requestID: String?, eventID: String, message: String) async throws {
-        try await update(volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error, consumesQuota: false))
-        try await MessageStore(db: db).insert(
+    /// way a create that cannot finish ends, wherever it failed. A volume that was never made uses no quota: it is
+    /// released in the same statement. Returns false (and says nothing) when the volume was no longer creating.
+    @discardableResult
+    public func failCreate(
+        _ volume: Volume, messages: MessageStore, requestID: String?, eventID: String, message: String
+    ) async throws -> Bool {
+        guard
+            try await update(
+                volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error, consumesQuota: false))
+                != nil
+        else { return false }
+        try await messages.insert(
             UserMessage(
                 projectID: volume.projectID, requestID: requestID, resourceType: "VOLUME", resourceUUID: volume.id,
                 eventID: eventID, userMessage: message))
+        return true
     }
 }

@@ -90,6 +90,8 @@ public struct VolumeCondition: Sendable {
     public var notSourceOfCreatingVolume: Bool
     /// `provider_auth` is still unset (credentials are made once).
     public var providerAuthIsNull: Bool
+    /// The volume is placed on this host (`.some(nil)`: on none).
+    public var hostEquals: String??
     /// Further conditions, e.g. the project's quota for the change.
     public var requiring: [Requirement]
 
@@ -98,8 +100,9 @@ public struct VolumeCondition: Sendable {
         metadataEquals: [String: String]? = nil, imageMetadataEquals: [String: String]? = nil,
         adminMetadataEquals: [String: String]? = nil, hasNoSnapshots: Bool = false,
         snapshotsIn: Set<SnapshotStatus>? = nil, notSourceOfCreatingVolume: Bool = false,
-        providerAuthIsNull: Bool = false, requiring: [Requirement] = []
+        providerAuthIsNull: Bool = false, hostEquals: String?? = nil, requiring: [Requirement] = []
     ) {
+        self.hostEquals = hostEquals
         self.statusIn = statusIn
         self.statusNotIn = statusNotIn
         self.attachStatusNot = attachStatusNot
@@ -142,6 +145,11 @@ public struct VolumeCondition: Sendable {
                 ))
         }
         if providerAuthIsNull { builder.where(SQLBinaryExpression(SQLIdentifier("provider_auth"), .is, SQLLiteral.null)) }
+        switch hostEquals {
+        case .none: break
+        case .some(.none): builder.where(SQLBinaryExpression(SQLIdentifier("host"), .is, SQLLiteral.null))
+        case .some(.some(let host)): builder.where("host", .equal, host)
+        }
         for condition in requiring { builder.where(condition.sql) }
     }
 }

@@ -28,6 +28,7 @@ extension VolumeManager {
             }
             throw error
         }
+        CrashPoint.volumeAttachExported.reach()
         let location = "\(iscsi.portal),1 \(iqn) 1"
         if volume.providerLocation != location {
             try await volumes.update(volume.id, set: .init(providerLocation: .some(location)))
@@ -63,6 +64,7 @@ extension VolumeManager {
             return true
         }
         guard removed else { return }
+        CrashPoint.volumeDetachUnexported.reach()
         try await volumes.update(args.volumeID, set: .init(providerLocation: .some(nil)))
         logger(for: context).info("volume \(args.volumeID) no longer exported")
     }

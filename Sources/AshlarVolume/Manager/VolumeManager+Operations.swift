@@ -17,10 +17,13 @@ extension VolumeManager {
             do {
                 if let snapshotID = volume.snapshotID {
                     try await driver.createVolume(id: volume.id, sizeGB: volume.size, fromSnapshot: snapshotID)
+                    CrashPoint.volumeFromSnapshotMade.reach()
                 } else if let sourceID = volume.sourceVolumeID {
                     try await driver.createVolume(id: volume.id, sizeGB: volume.size, cloneOf: sourceID)
+                    CrashPoint.volumeCloneMade.reach()
                 } else {
                     try await driver.createVolume(id: volume.id, sizeGB: volume.size)
+                    CrashPoint.volumeCreateMade.reach()
                 }
             } catch {
                 log.error("create of volume \(volume.id) failed: \(error)")
@@ -30,6 +33,12 @@ extension VolumeManager {
                 if args.allowReschedule && !copy {
                     var spec = args.requestSpec
                     spec.attemptedHosts.append(host)
+                    // Given back to the scheduler unplaced, as upstream does: only an unplaced volume is placed.
+                    guard
+                        try await volumes.update(
+                            volume.id, where: .init(statusIn: [.creating], hostEquals: .some(volume.host)),
+                            set: .init(host: .some(nil))) != nil
+                    else { return }
                     try await scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context)
                 } else {
                     try await fail(volume, context: context, reason: "\(error)")
@@ -52,7 +61,7 @@ extension VolumeManager {
 
     private func fail(_ volume: Volume, context: CallerContext, reason: String) async throws {
         try await volumes.failCreate(
-            volume, requestID: context.requestID, eventID: "VOLUME_VOLUME_003_009",
+            volume, messages: messages, requestID: context.requestID, eventID: "VOLUME_VOLUME_003_009",
             message: "create volume from backend storage: \(host) failed to create the volume: \(reason)")
     }
 
@@ -81,6 +90,7 @@ extension VolumeManager {
                     set: .init(status: .errorDeleting))
                 return
             }
+            CrashPoint.volumeDeleteRemoved.reach()
             try await attachments.deleteAll(ofVolume: volumeID)
             try await volumes.delete(volumeID, expected: [.deleting, .errorManagingDeleting])
             log.info("volume \(volumeID) deleted")
@@ -98,22 +108,28 @@ struct VolumeEndpoint: RPCEndpoint {
     func handle(_ message: RPCMessage) async throws -> Data? {
         switch message.method {
         case VolumeRPC.Method.createVolume:
-            await manager.create(try message.arguments(VolumeRPC.CreateVolume.self), context: message.context)
+            let args = try message.arguments(VolumeRPC.CreateVolume.self)
+            await manager.inFlight.during(args.volumeID) { await manager.create(args, context: message.context) }
             return nil
         case VolumeRPC.Method.deleteVolume:
-            await manager.delete(try message.arguments(VolumeRPC.DeleteVolume.self).volumeID, context: message.context)
+            let id = try message.arguments(VolumeRPC.DeleteVolume.self).volumeID
+            await manager.inFlight.during(id) { await manager.delete(id, context: message.context) }
             return nil
         case VolumeRPC.Method.createSnapshot:
-            await manager.createSnapshot(try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID, context: message.context)
+            let id = try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID
+            await manager.inFlight.during(id) { await manager.createSnapshot(id, context: message.context) }
             return nil
         case VolumeRPC.Method.deleteSnapshot:
-            await manager.deleteSnapshot(try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID, context: message.context)
+            let id = try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID
+            await manager.inFlight.during(id) { await manager.deleteSnapshot(id, context: message.context) }
             return nil
         case VolumeRPC.Method.extendVolume:
-            await manager.extend(try message.arguments(VolumeRPC.ExtendVolume.self), context: message.context)
+            let args = try message.arguments(VolumeRPC.ExtendVolume.self)
+            await manager.inFlight.during(args.volumeID) { await manager.extend(args, context: message.context) }
             return nil
         case VolumeRPC.Method.revertToSnapshot:
-            await manager.revert(try message.arguments(VolumeRPC.RevertToSnapshot.self), context: message.context)
+            let args = try message.arguments(VolumeRPC.RevertToSnapshot.self)
+            await manager.inFlight.during(args.volumeID) { await manager.revert(args, context: message.context) }
             return nil
         case VolumeRPC.Method.initializeConnection:
             let info = try await manager.initializeConnection(

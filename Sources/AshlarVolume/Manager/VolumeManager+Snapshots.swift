@@ -28,6 +28,7 @@ extension VolumeManager {
                         userMessage: "create snapshot: \(host) failed to create the snapshot: \(error)"))
                 return
             }
+            CrashPoint.volumeSnapshotMade.reach()
             if try await snapshots.update(
                 snapshot.id, statusIn: [.creating], set: .init(status: .available, progress: "100%")) == nil
             {
@@ -57,6 +58,7 @@ extension VolumeManager {
                 try await snapshots.update(snapshotID, statusIn: [.deleting], set: .init(status: .errorDeleting))
                 return
             }
+            CrashPoint.volumeSnapshotDeleteRemoved.reach()
             try await snapshots.delete(snapshotID)
             log.info("snapshot \(snapshotID) deleted")
             try? await publishCapabilities()
@@ -85,6 +87,7 @@ extension VolumeManager {
                         userMessage: "extend volume: \(host) failed to extend the volume: \(error)"))
                 return
             }
+            CrashPoint.volumeExtendGrown.reach()
             let previous = VolumeStatus(volume.previousStatus ?? VolumeStatus.available.rawValue)
             if previous == .inUse { await refreshExport(of: volume.id) }
             try await volumes.update(
@@ -106,6 +109,7 @@ extension VolumeManager {
             var outcome: VolumeStatus = .available
             do {
                 try await driver.revertVolume(id: volume.id, toSnapshot: args.snapshotID)
+                CrashPoint.volumeRevertDone.reach()
                 log.info("volume \(volume.id) reverted to snapshot \(args.snapshotID)")
             } catch {
                 log.error("revert of volume \(volume.id) to snapshot \(args.snapshotID) failed: \(error)")

@@ -25,6 +25,11 @@ public struct VolumeManager: Service {
     let targetQueue = AsyncSerialQueue()
     /// The target daemon's last known state, so that a change is logged once.
     let targetHealth = TargetHealth()
+    /// What this service's operations are working on now.
+    let inFlight = InFlight()
+    /// How long a resource may stay in a transitional state untouched before the periodic sweep takes it over
+    /// (`stale_operation_timeout`).
+    public let staleAfter: Duration
     public let services: ServiceStore
     public let transport: any RPCTransport
     public let reportInterval: Duration
@@ -33,8 +38,10 @@ public struct VolumeManager: Service {
     public init(
         host: String, backendName: String, availabilityZone: String, driver: any VolumeDriver, database: AshlarDatabase,
         transport: any RPCTransport, reportInterval: Duration, logger: Logger, target: (any ISCSITarget)? = nil,
-        iscsi: ISCSIConfig = ISCSIConfig(), messageTTL: Int = UserMessage.defaultTTL
+        iscsi: ISCSIConfig = ISCSIConfig(), messageTTL: Int = UserMessage.defaultTTL,
+        staleAfter: Duration = .seconds(120)
     ) {
+        self.staleAfter = staleAfter
         self.host = host
         self.backendName = backendName
         self.availabilityZone = availabilityZone
@@ -87,8 +94,14 @@ public struct VolumeManager: Service {
                     }
                     group.addTask {
                         // Heartbeat and report until shutdown; a failed round is logged and retried next interval.
+                        // Each round also takes over what has stayed in a transitional state too long.
                         while !Task.isCancelled {
                             await reportState(driverReady: ready)
+                            if ready {
+                                let seconds = Double(staleAfter.components.seconds)
+                                    + Double(staleAfter.components.attoseconds) / 1e18
+                                await recoverInterruptedWork(olderThan: Date().addingTimeInterval(-seconds))
+                            }
                             try await Task.sleep(for: reportInterval)
                         }
                     }
@@ -154,51 +167,123 @@ public struct VolumeManager: Service {
         return try await driver.stats(provisionedGB: provisioned, volumeCount: placed.count)
     }
 
-    /// Finishes or fails what a previous run left in flight, so that nothing stays in a transitional state:
-    /// `creating` becomes `error` (its file, if any, is removed, and its quota released), `deleting` is deleted
-    /// again; an extend or a revert, both safe to repeat, is done again; a snapshot being created becomes `error`
-    /// and one being deleted is deleted again.
-    func recoverInterruptedWork() async {
+    /// Finishes what was left in a transitional state on this backend, so that nothing stays there: at start
+    /// (`olderThan` nil) everything, since nothing is in flight yet; on the periodic sweep, what has not moved
+    /// since `olderThan` and no operation of this service is working on (a message lost between services).
+    ///
+    /// Better than upstream, which fails what it finds half-done: what was accepted is done again from the start
+    /// when its inputs still exist — a create, clone or copy from a snapshot, a snapshot, a delete, an extend, a
+    /// revert — and ends in `error` only when it cannot be redone. Each recovery tells the project in a user
+    /// message.
+    func recoverInterruptedWork(olderThan cutoff: Date? = nil) async {
         let context = CallerContext.service(requestID: "req-" + UUID().uuidString.lowercased())
+        func stale(_ id: String, changed: Date) -> Bool {
+            guard let cutoff else { return true }
+            return changed < cutoff && !inFlight.contains(id)
+        }
         do {
-            for snapshot in try await snapshots.onBackend(host) {
+            // Snapshots first: a volume being made from a snapshot needs the snapshot's data.
+            for snapshot in try await snapshots.onBackend(host)
+            where stale(snapshot.id, changed: snapshot.updatedAt ?? snapshot.createdAt) {
                 switch snapshot.status {
                 case .creating:
-                    try? await driver.deleteSnapshot(id: snapshot.id)
-                    try await snapshots.update(
-                        snapshot.id, statusIn: [.creating], set: .init(status: .error, consumesQuota: false))
-                    logger.info("snapshot \(snapshot.id) was being created when the service stopped; set to error")
+                    logger.warning("snapshot \(snapshot.id) was left creating; taking it again")
+                    await tell(
+                        snapshot.projectID, "VOLUME_SNAPSHOT", snapshot.id, eventID: "VOLUME_VOLUME_SNAPSHOT_004_030",
+                        "create snapshot: the volume service stopped while taking the snapshot; it was taken again.",
+                        context: context)
+                    await inFlight.during(snapshot.id) { await createSnapshot(snapshot.id, context: context) }
                 case .deleting:
-                    await deleteSnapshot(snapshot.id, context: context)
+                    await inFlight.during(snapshot.id) { await deleteSnapshot(snapshot.id, context: context) }
+                case .restoring:
+                    // A revert whose volume is no longer reverting has ended (or never started): the snapshot is
+                    // as it was.
+                    if try await volumes.get(snapshot.volumeID)?.status != .reverting {
+                        try await snapshots.update(snapshot.id, statusIn: [.restoring], set: .init(status: .available))
+                    }
                 default:
                     break
                 }
             }
-            for volume in try await volumes.onBackend(host) {
+            for volume in try await volumes.onBackend(host)
+            where stale(volume.id, changed: volume.updatedAt ?? volume.createdAt) {
                 switch volume.status {
                 case .creating:
-                    try? await driver.deleteVolume(id: volume.id)
-                    try await volumes.failCreate(
-                        volume, requestID: context.requestID, eventID: "VOLUME_VOLUME_003_009",
-                        message: "create volume from backend storage: the volume service stopped while creating it.")
-                    logger.info("volume \(volume.id) was being created when the service stopped; set to error")
+                    logger.warning("volume \(volume.id) was left creating; making it again from the start")
+                    await tell(
+                        volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_003_030",
+                        "create volume from backend storage: the volume service stopped while making the volume; it was made again from the start.",
+                        context: context)
+                    let spec = RequestSpec(volumeID: volume.id, size: volume.size, resourceBackend: volume.host)
+                    await inFlight.during(volume.id) {
+                        await create(.init(volumeID: volume.id, requestSpec: spec, allowReschedule: false), context: context)
+                    }
                 case .deleting, .errorManagingDeleting:
-                    await delete(volume.id, context: context)
+                    await inFlight.during(volume.id) { await delete(volume.id, context: context) }
                 case .extending:
                     if let size = volume.extendTo {
-                        await extend(.init(volumeID: volume.id, newSize: size), context: context)
+                        await inFlight.during(volume.id) {
+                            await extend(.init(volumeID: volume.id, newSize: size), context: context)
+                        }
+                    } else {
+                        try await volumes.update(
+                            volume.id, where: .init(statusIn: [.extending]),
+                            set: .init(
+                                status: VolumeStatus(volume.previousStatus ?? VolumeStatus.available.rawValue),
+                                previousStatus: .some(nil)))
                     }
                 case .reverting:
                     if let snapshot = try await snapshots.of(volumeID: volume.id).first(where: { $0.status == .restoring }) {
-                        await revert(.init(volumeID: volume.id, snapshotID: snapshot.id), context: context)
+                        await inFlight.during(volume.id) {
+                            await revert(.init(volumeID: volume.id, snapshotID: snapshot.id), context: context)
+                        }
+                    } else if try await volumes.update(
+                        volume.id, where: .init(statusIn: [.reverting]), set: .init(status: .available)) != nil
+                    {
+                        // Stopped before the snapshot was claimed: nothing was changed, so nothing is reverted.
+                        await tell(
+                            volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_009_030",
+                            "revert to snapshot: the service stopped before the revert began; the volume is unchanged, revert it again.",
+                            context: context)
                     }
                 default:
                     break
                 }
             }
         } catch {
-            logger.error("start-up recovery failed: \(error)")
+            logger.error("recovery of interrupted work failed: \(error)")
         }
+    }
+
+    /// A user message about what recovery did.
+    func tell(
+        _ projectID: String, _ resourceType: String, _ id: String, eventID: String, _ text: String,
+        context: CallerContext
+    ) async {
+        try? await messages.insert(
+            UserMessage(
+                projectID: projectID, requestID: context.requestID, resourceType: resourceType, resourceUUID: id,
+                eventID: eventID, userMessage: text))
+    }
+}
+
+/// The resources an operation of this service is working on now, so that the periodic sweep never takes over
+/// one that is merely slow.
+final class InFlight: Sendable {
+    private let ids = Mutex<[String: Int]>([:])
+
+    func contains(_ id: String) -> Bool { ids.withLock { $0[id] != nil } }
+
+    /// Runs `body` with `id` marked as worked on.
+    func during<T: Sendable>(_ id: String, _ body: () async throws -> T) async rethrows -> T {
+        ids.withLock { $0[id, default: 0] += 1 }
+        defer {
+            ids.withLock { ids in
+                ids[id, default: 1] -= 1
+                if ids[id] == 0 { ids[id] = nil }
+            }
+        }
+        return try await body()
     }
 }
 
