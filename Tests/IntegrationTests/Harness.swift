@@ -73,7 +73,7 @@ final class Server {
     /// Whether `deinit` removes the state folder (not when another server goes on with it).
     var removesState = true
 
-    init(extraArguments: [String] = [], stateDirectory reused: URL? = nil) throws {
+    init(extraArguments: [String] = [], stateDirectory reused: URL? = nil, environment: [String: String] = [:]) throws {
         stateDirectory = reused ?? FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-it-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: stateDirectory, withIntermediateDirectories: true)
         let run = UUID().uuidString.prefix(8)
@@ -91,12 +91,17 @@ final class Server {
         process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
         process.standardError = try FileHandle(forWritingTo: stderrFile)
         process.standardInput = FileHandle.nullDevice
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        }
         try process.run()
     }
 
     /// Starts `ashlar serve` and waits (bounded) for its ready line.
-    static func start(extraArguments: [String] = [], stateDirectory: URL? = nil) async throws -> Server {
-        let server = try Server(extraArguments: extraArguments, stateDirectory: stateDirectory)
+    static func start(
+        extraArguments: [String] = [], stateDirectory: URL? = nil, environment: [String: String] = [:]
+    ) async throws -> Server {
+        let server = try Server(extraArguments: extraArguments, stateDirectory: stateDirectory, environment: environment)
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             let text = (try? String(contentsOf: server.stdoutFile, encoding: .utf8)) ?? ""
