@@ -220,10 +220,7 @@ public struct SchedulerService: Service {
                 return
             }
             log.warning("extend of volume \(volume.id) refused: \(reason)")
-            let previous = VolumeStatus(volume.previousStatus ?? VolumeStatus.available.rawValue)
-            try await volumes.update(
-                volume.id, where: .init(statusIn: [.extending]),
-                set: .init(status: previous, previousStatus: .some(nil), extendTo: .some(nil)))
+            try await volumes.apply(.extendRefused, to: volume.id)
             try await messages.insert(
                 UserMessage(
                     projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",

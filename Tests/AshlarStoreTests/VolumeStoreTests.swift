@@ -553,7 +553,7 @@ struct VolumeStoreTests {
             try await store.insert(v)
             let before = Date()
             let updated = try #require(
-                try await store.update(v.id, where: .init(statusIn: [.available, .error]), set: .init(status: .deleting)))
+                try await store.apply(.deleteRequested, to: v.id, where: .init(statusIn: [.available, .error])))
             #expect(updated.status == .deleting)
             #expect(updated.host == "n@b#p")
             let updatedAt = try #require(updated.updatedAt)
@@ -568,8 +568,8 @@ struct VolumeStoreTests {
             let store = VolumeStore(db: db)
             let v = makeVolume(status: .creating, metadata: ["a": "1"])
             try await store.insert(v)
-            let result = try await store.update(
-                v.id, where: .init(statusIn: [.available]), set: .init(status: .deleting, name: .some("renamed")))
+            let result = try await store.apply(
+                .deleteRequested, to: v.id, where: .init(statusIn: [.available]), also: .init(name: .some("renamed")))
             #expect(result == nil)
             let after = try #require(try await store.get(v.id))
             #expect(after.status == .creating)
@@ -583,7 +583,8 @@ struct VolumeStoreTests {
             #expect(try await store.update(v.id, where: .init(statusNotIn: [.available]), set: .init(size: 9))?.size == 9)
             #expect(try await store.update(v.id, where: .init(attachStatusNot: .attached), set: .init(size: 10))?.size == 10)
             // A missing row is a miss too.
-            #expect(try await store.update("missing", set: .init(status: .error)) == nil)
+            #expect(try await store.update("missing", set: .init(size: 3)) == nil)
+            #expect(try await store.apply(.reset, to: "missing", choosing: .error) == nil)
         }
     }
 
@@ -595,10 +596,10 @@ struct VolumeStoreTests {
             try await store.insert(v)
             let launched = Date(timeIntervalSince1970: 1_750_000_000.5)
             let u = try #require(
-                try await store.update(
-                    v.id,
-                    set: .init(
-                        status: .inUse, attachStatus: .attached, host: .some("x@y#z"), name: .some("new name"),
+                try await store.apply(
+                    .reset, to: v.id, choosing: .inUse,
+                    also: .init(
+                        attachStatus: .attached, host: .some("x@y#z"), name: .some("new name"),
                         description: .some(nil), size: 20, bootable: true, availabilityZone: "az2",
                         migrationStatus: .some("success"), previousStatus: .some("available"), metadata: ["m": "1"],
                         adminMetadata: ["readonly": "True"], imageMetadata: ["i": "2"], launchedAt: launched)))
@@ -671,7 +672,7 @@ struct VolumeStoreTests {
             let winners = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<20 {
                     group.addTask {
-                        try await store.update(v.id, where: .init(statusIn: [.available]), set: .init(status: .deleting))
+                        try await store.apply(.deleteRequested, to: v.id, where: .init(statusIn: [.available]))
                             != nil
                     }
                 }
@@ -709,7 +710,7 @@ struct VolumeStoreTests {
                 for i in 0..<20 {
                     let store = stores[i % 2]
                     group.addTask {
-                        try await store.update(v.id, where: .init(statusIn: [.available]), set: .init(status: .deleting))
+                        try await store.apply(.deleteRequested, to: v.id, where: .init(statusIn: [.available]))
                             != nil
                     }
                 }

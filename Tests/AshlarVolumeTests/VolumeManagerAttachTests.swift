@@ -90,7 +90,7 @@ struct VolumeManagerAttachTests {
             try await store.delete(first.id)
             // As the API does: the attachment leaves the live ones before its connection ends, so the periodic
             // ensure_export does not put the export back.
-            try await store.update(second.id, set: .init(status: .detached))
+            try await store.apply(.detached, to: second.id)
             try await h.client.terminateConnection(
                 host: Harness.poolHost, .init(volumeID: v.id, connector: Self.connector, attachmentID: second.id),
                 context: testContext)

@@ -185,7 +185,7 @@ struct VolumeManagerTests {
             try await h.volumes.insert(v)
             try await h.fileDriver.createVolume(id: v.id, sizeGB: 1)
             #expect(fileStat(h.fileDriver.path(for: v.id)) != nil)
-            #expect(try await h.volumes.update(v.id, where: .init(statusIn: [.available]), set: .init(status: .deleting)) != nil)
+            #expect(try await h.volumes.apply(.deleteRequested, to: v.id) != nil)
             try await h.client.deleteVolume(host: Harness.poolHost, .init(volumeID: v.id), context: testContext)
             #expect(try await eventually { try await h.volumes.get(v.id) == nil })
             #expect(fileStat(h.fileDriver.path(for: v.id)) == nil)

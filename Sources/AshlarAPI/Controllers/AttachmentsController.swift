@@ -31,7 +31,7 @@ struct AttachmentsController {
 
     /// Attachment statuses a connector may be given in (again): Nova updates an attached attachment when it
     /// moves an instance, and a failed attempt may be retried.
-    static let connectable: Set<AttachStatus> = [.reserved, .attaching, .attached, .errorAttaching]
+    static let connectable = AttachmentStateMachine.connectable
 
     /// Cinder's event for a failed `attachment_update` (`message_field`: resource VOLUME, action 004 update
     /// attachment, detail 001 unknown error).
@@ -82,12 +82,12 @@ struct AttachmentsController {
     /// same again. A volume that is not multiattach may be reserved again for the instance that holds it (a live
     /// migration).
     func reserve(_ volume: Volume, instanceUUID: String?, mode: String) async throws -> Attachment {
-        let allowed: Set<VolumeStatus> = volume.multiattach ? [.available, .inUse, .reserved] : [.available]
+        let event: VolumeEvent = volume.multiattach ? .attachmentReservedMultiattach : .attachmentReserved
+        let allowed = VolumeStateMachine.table[event].from
         let alone = AttachmentStore.noOtherLiveAttachment(volumeID: volume.id)
         var requirements: [Requirement]
-        if try await env.volumes.update(
-            volume.id, where: .init(statusIn: allowed, requiring: volume.multiattach ? [] : [alone]),
-            set: .init(status: .reserved)) != nil
+        if try await env.volumes.apply(
+            event, to: volume.id, where: .init(requiring: volume.multiattach ? [] : [alone])) != nil
         {
             let held: Set<VolumeStatus> = volume.multiattach ? [.reserved, .attaching, .inUse, .detaching] : [.reserved]
             requirements = [VolumeStore.volume(volume.id, statusIn: held)]
@@ -158,10 +158,10 @@ struct AttachmentsController {
         let mode = attachment.mode == "ro" || connector["mode"]?.stringValue == "ro" ? "ro" : "rw"
         if volume.isReadOnly, mode != "ro" { throw Self.invalidMode(mode, volume) }
         guard
-            try await env.attachments.update(
-                attachment.id, statusIn: Self.connectable,
-                set: .init(
-                    status: .attaching, connector: .some(connector),
+            try await env.attachments.apply(
+                .connecting, to: attachment.id,
+                also: .init(
+                    connector: .some(connector),
                     attachedHost: .some(connector["host"]?.stringValue),
                     mountpoint: .some(connector["mountpoint"]?.stringValue), mode: mode)) != nil
         else {
@@ -179,7 +179,7 @@ struct AttachmentsController {
                 .init(volumeID: volume.id, connector: connector, mode: mode, attachmentID: attachment.id),
                 context: context.caller)
         } catch {
-            try await env.attachments.update(attachment.id, statusIn: [.attaching], set: .init(status: .errorAttaching))
+            try await env.attachments.apply(.connectFailed, to: attachment.id)
             try await env.volumes.settleAttachStatus(volume.id)
             let reason: String
             if let error = error as? AshlarError, error.code != .internalError {
@@ -287,8 +287,7 @@ struct AttachmentsController {
     /// `os-complete` (3.44): the attachment is `attached` (attach time now) and the volume `in-use`/`attached`.
     /// Completing an attachment that is already attached changes nothing.
     func complete(_ attachment: Attachment) async throws {
-        if try await env.attachments.update(
-            attachment.id, statusIn: [.attaching], set: .init(status: .attached, attachTime: Date())) == nil
+        if try await env.attachments.apply(.completed, to: attachment.id, also: .init(attachTime: Date())) == nil
         {
             guard let now = try await env.attachments.get(attachment.id) else { throw Self.notFound(attachment.id) }
             guard now.status == .attached else {
@@ -340,8 +339,7 @@ struct AttachmentsController {
     ) async throws {
         var previous: AttachStatus?
         if attachment.status != .detached,
-            try await env.attachments.update(attachment.id, statusIn: [attachment.status], set: .init(status: .detached))
-                != nil
+            try await env.attachments.apply(.detached, to: attachment.id, expecting: attachment.status) != nil
         {
             previous = attachment.status
             try await env.volumes.settleAttachStatus(attachment.volumeID)
@@ -357,7 +355,7 @@ struct AttachmentsController {
         } catch {
             guard tolerant else {
                 if let previous {
-                    try await env.attachments.update(attachment.id, statusIn: [.detached], set: .init(status: previous))
+                    try await env.attachments.apply(.detachRolledBack, to: attachment.id, choosing: previous)
                     try await env.volumes.settleAttachStatus(attachment.volumeID)
                 }
                 throw error

@@ -187,12 +187,11 @@ struct SnapshotsController {
     /// Moves the snapshot to `deleting` with one compare-and-swap (never while a volume is being made from it)
     /// and hands it to its volume's backend.
     func startDelete(_ snapshot: Snapshot, force: Bool, context: APIRequestContext) async throws {
-        let statuses: Set<SnapshotStatus>? =
-            force ? Set(SnapshotStatus.all).subtracting([.deleting]) : SnapshotTransitions.deletable
+        let event: SnapshotEvent = force ? .forceDeleteRequested : .deleteRequested
+        let statuses: Set<SnapshotStatus>? = SnapshotStateMachine.table[event].from
         guard
-            let deleting = try await env.snapshots.update(
-                snapshot.id, statusIn: statuses, requiring: [SnapshotStore.notSourceOfCreatingVolume(snapshot.id)],
-                set: .init(status: .deleting))
+            let deleting = try await env.snapshots.apply(
+                event, to: snapshot.id, requiring: [SnapshotStore.notSourceOfCreatingVolume(snapshot.id)])
         else {
             guard let now = try await env.snapshots.get(snapshot.id) else {
                 throw AshlarError.snapshotNotFound(snapshot.id)
@@ -239,7 +238,7 @@ struct SnapshotsController {
                 throw AshlarError(
                     .invalidInput, "Invalid input received: Status 'deleting' cannot be set with os-reset_status.")
             }
-            try await env.snapshots.update(snapshot.id, set: .init(status: status))
+            try await env.snapshots.apply(.reset, to: snapshot.id, choosing: status)
             return JSONResponse.empty(.accepted)
         case "os-force_delete":
             try context.requireAdmin("volume_extension:snapshot_admin_actions:force_delete")
@@ -249,10 +248,14 @@ struct SnapshotsController {
             try fields.rejectUnknown(["status", "progress"])
             let status = try Self.status(fields.requiredString("status"))
             let progress = try fields.string("progress") ?? nil
-            let from = SnapshotTransitions.statusUpdates.filter { $0.value.contains(status) }.map(\.key)
-            guard
-                try await env.snapshots.update(
-                    snapshot.id, statusIn: Set(from), set: .init(status: status, progress: progress)) != nil
+            // The event that fits the snapshot's status; its compare-and-swap refuses a status that moved since.
+            let event: SnapshotEvent =
+                snapshot.status == .deleting ? .statusUpdatedWhileDeleting : .statusUpdatedWhileCreating
+            let allowed: Set<SnapshotStatus> =
+                if case .chosen(let allowed) = SnapshotStateMachine.table[event].to { allowed } else { [] }
+            guard allowed.contains(status),
+                try await env.snapshots.apply(event, to: snapshot.id, choosing: status, also: .init(progress: progress))
+                    != nil
             else {
                 throw AshlarError(
                     .invalidInput,

@@ -97,7 +97,7 @@ struct VolumeActionsController {
             try await beginDetaching(volume)
             return JSONResponse.empty(.accepted)
         case "os-roll_detaching":
-            try await env.volumes.update(volume.id, where: .init(statusIn: [.detaching]), set: .init(status: .inUse))
+            try await env.volumes.apply(.detachRolledBack, to: volume.id)
             return JSONResponse.empty(.accepted)
         case "os-initialize_connection":
             let info = try await initializeConnection(volume, fields, context)
@@ -156,15 +156,14 @@ struct VolumeActionsController {
         }
         let deltas = QuotaDeltas(gigabytes: newSize - volume.size, volumeTypeName: volume.volumeTypeName)
         // An attached volume may grow from 3.42 (its export is made again at the new size); the host rescans.
-        let extendable = VolumeTransitions.extendable.union(context.version >= APIVersion(3, 42) ? [.inUse] : [])
-        var condition = VolumeCondition(statusIn: extendable)
+        let event: VolumeEvent = context.version >= APIVersion(3, 42) ? .extendAttachedRequested : .extendRequested
+        let extendable = VolumeStateMachine.table[event].from
+        var condition = VolumeCondition()
         if let quota = env.quotaStore.requirement(projectID: volume.projectID, deltas: deltas, limits: limits) {
             condition.requiring = [quota]
         }
         guard
-            try await env.volumes.update(
-                volume.id, where: condition,
-                set: .init(status: .extending, previousStatus: .some(volume.status.rawValue), extendTo: .some(newSize)))
+            try await env.volumes.apply(event, to: volume.id, where: condition, also: .init(extendTo: .some(newSize)))
                 != nil
         else {
             guard let now = try await env.volumes.get(volume.id) else { throw AshlarError.volumeNotFound(volume.id) }
@@ -203,15 +202,13 @@ struct VolumeActionsController {
         // Checked before anything changes: a volume on no backend has nothing to revert.
         guard let host = volume.host else { throw AshlarError.invalidVolume("Volume \(volume.id) has no backend.") }
         guard
-            try await env.volumes.update(
-                volume.id, where: .init(statusIn: [.available]), set: .init(status: .reverting)) != nil
+            try await env.volumes.apply(.revertRequested, to: volume.id) != nil
         else {
             throw AshlarError(
                 .conflict, "Volume \(volume.id) status must be available to revert, but it is \(volume.status.rawValue).")
         }
-        guard try await env.snapshots.update(snapshot.id, statusIn: [.available], set: .init(status: .restoring)) != nil
-        else {
-            try await env.volumes.update(volume.id, where: .init(statusIn: [.reverting]), set: .init(status: .available))
+        guard try await env.snapshots.apply(.restoreBegun, to: snapshot.id) != nil else {
+            try await env.volumes.apply(.revertAbandoned, to: volume.id)
             throw AshlarError(
                 .conflict, "Snapshot \(snapshot.id) status must be available to revert to it, but it is \(snapshot.status.rawValue).")
         }
@@ -239,6 +236,7 @@ struct VolumeActionsController {
                 "Invalid input received: Must specify 'status', 'attach_status' or 'migration_status' for update.")
         }
         var update = VolumeUpdate()
+        var chosen: VolumeStatus?
         if let status {
             let s = VolumeStatus(status.lowercased())
             guard VolumeStatus.all.contains(s), !VolumeTransitions.resetRefused.contains(s) else {
@@ -250,7 +248,7 @@ struct VolumeActionsController {
                     .invalidInput,
                     "Invalid input received: Volume \(volume.id) cannot be set to in-use: it has no attachments.")
             }
-            update.status = s
+            chosen = s
         }
         if let attach {
             let a = AttachStatus(attach.lowercased())
@@ -270,8 +268,15 @@ struct VolumeActionsController {
             }
             update.migrationStatus = .some(migration?.lowercased() == "none" ? nil : migration?.lowercased())
         }
-        guard try await env.volumes.update(volume.id, set: update) != nil else {
-            throw AshlarError.volumeNotFound(volume.id)
+        let changed =
+            if let chosen {
+                try await env.volumes.apply(.reset, to: volume.id, choosing: chosen, also: update)
+            } else {
+                try await env.volumes.update(volume.id, set: update)
+            }
+        guard changed != nil else {
+            guard try await env.volumes.get(volume.id) != nil else { throw AshlarError.volumeNotFound(volume.id) }
+            throw AshlarError.invalidVolume("Volume \(volume.id) is being deleted; its status cannot be reset.")
         }
         context.logger.info("volume \(volume.id) status reset", metadata: ["status": "\(status ?? "-")"])
     }
@@ -287,10 +292,11 @@ struct VolumeActionsController {
 extension VolumeActionsController {
     /// `os-reserve`: `available` (a multiattach volume also `in-use`) → `attaching`.
     func reserve(_ volume: Volume) async throws {
-        let allowed: Set<VolumeStatus> = volume.multiattach ? [.available, .inUse] : [.available]
-        var condition = VolumeCondition(statusIn: allowed)
+        let event: VolumeEvent = volume.multiattach ? .legacyReservedMultiattach : .legacyReserved
+        let allowed = VolumeStateMachine.table[event].from
+        var condition = VolumeCondition()
         if !volume.multiattach { condition.requiring = [AttachmentStore.noOtherLiveAttachment(volumeID: volume.id)] }
-        guard try await env.volumes.update(volume.id, where: condition, set: .init(status: .attaching)) != nil else {
+        guard try await env.volumes.apply(event, to: volume.id, where: condition) != nil else {
             let now = try await env.volumes.get(volume.id)?.status ?? volume.status
             let expected = [VolumeStatus.available, .inUse].filter(allowed.contains).map(\.rawValue)
             throw AshlarError.invalidVolume(
@@ -307,10 +313,9 @@ extension VolumeActionsController {
     /// `os-begin_detaching`: `in-use` and `attached` → `detaching`.
     func beginDetaching(_ volume: Volume) async throws {
         guard
-            try await env.volumes.update(
-                volume.id,
-                where: .init(statusIn: [.inUse], requiring: [VolumeStore.rowAttachStatus(is: .attached)]),
-                set: .init(status: .detaching)) != nil
+            try await env.volumes.apply(
+                .detachBegun, to: volume.id, where: .init(requiring: [VolumeStore.rowAttachStatus(is: .attached)]))
+                != nil
         else {
             throw AshlarError.invalidVolume(
                 "Unable to detach volume. Volume status must be 'in-use' and attach_status must be 'attached' to detach.")
@@ -378,13 +383,13 @@ extension VolumeActionsController {
         }) {
             return
         }
-        var allowed: Set<VolumeStatus> = [.available, .attaching, .reserved]
-        if volume.multiattach { allowed.insert(.inUse) }
+        let event: VolumeEvent = volume.multiattach ? .attachedMultiattach : .attached
+        let allowed = VolumeStateMachine.table[event].from
         let alone = AttachmentStore.noOtherLiveAttachment(volumeID: volume.id)
         guard
-            try await env.volumes.update(
-                volume.id, where: .init(statusIn: allowed, requiring: volume.multiattach ? [] : [alone]),
-                set: .init(status: .inUse, attachStatus: .attached)) != nil
+            try await env.volumes.apply(
+                event, to: volume.id, where: .init(requiring: volume.multiattach ? [] : [alone]),
+                also: .init(attachStatus: .attached)) != nil
         else {
             let now = try await env.volumes.get(volume.id)?.status ?? volume.status
             if now == .inUse || allowed.contains(now) {

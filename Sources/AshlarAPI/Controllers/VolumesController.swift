@@ -378,23 +378,21 @@ struct VolumesController {
     )
         async throws
     {
-        var condition: VolumeCondition =
-            force
-            ? .init(statusNotIn: VolumeTransitions.forceDeleteRefused, attachStatusNot: .attached)
-            : .init(statusIn: VolumeTransitions.deletable, attachStatusNot: .attached)
+        // A volume whose manage failed goes its own way (upstream's error_managing_deleting); the status read
+        // picks the event, and the compare-and-swap refuses it if the status has moved since.
+        let event: VolumeEvent =
+            volume.status == .errorManaging
+            ? .deleteOfFailedManageRequested : force ? .forceDeleteRequested : .deleteRequested
+        var condition = VolumeCondition(attachStatusNot: .attached)
         condition.notSourceOfCreatingVolume = true
         // Attached, or on its way to or from it: the export must end first (attachment-delete, os-detach).
         condition.requiring = [AttachmentStore.noLiveAttachment(volumeID: volume.id)]
         if cascade {
-            condition.snapshotsIn = [.available, .error, .errorDeleting, .deleting]
+            condition.snapshotsIn = SnapshotStateMachine.cascadable
         } else {
             condition.hasNoSnapshots = true
         }
-        let target = VolumeTransitions.deletingStatus(from: volume.status)
-        guard
-            let deleting = try await env.volumes.update(
-                volume.id, where: condition, set: .init(status: target, previousStatus: .some(volume.status.rawValue)))
-        else {
+        guard let deleting = try await env.volumes.apply(event, to: volume.id, where: condition) else {
             guard let current = try await env.volumes.get(volume.id) else {
                 throw AshlarError.volumeNotFound(volume.id)
             }
@@ -428,7 +426,7 @@ struct VolumesController {
             )
         }
         if cascade {
-            _ = try await env.snapshots.setStatus(ofVolume: deleting.id, to: .deleting)
+            _ = try await env.snapshots.apply(.deletedWithVolume, toSnapshotsOf: deleting.id)
         }
         CrashPoint.apiDeleteMarked.reach()
         guard let host = deleting.host else {

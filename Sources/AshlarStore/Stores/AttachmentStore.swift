@@ -80,6 +80,23 @@ public struct AttachmentStore: Sendable {
         return try await builder.returning("*").first().map(Self.decode)
     }
 
+    /// Applies one transition of `AttachmentStateMachine` (with `update`'s other columns) as one
+    /// compare-and-swap; nil when the attachment was not in a status the event starts from (narrowed to
+    /// `expecting`, the status the caller read, when given).
+    @discardableResult
+    public func apply(
+        _ event: AttachmentEvent, to id: String, choosing chosen: AttachStatus? = nil,
+        expecting: AttachStatus? = nil, also update: AttachmentUpdate = .init()
+    ) async throws -> Attachment? {
+        let builder = db.write.update("volume_attachments")
+        try AttachmentStateMachine.table[event].apply(to: builder, column: "attach_status", chosen: chosen)
+        if let expecting { builder.where("attach_status", .equal, expecting.rawValue) }
+        update.apply(to: builder)
+        builder.set("updated_at", to: Date().stored)
+        builder.where("id", .equal, id)
+        return try await builder.returning("*").first().map(Self.decode)
+    }
+
     /// Removes the row; true when a row was removed.
     @discardableResult
     public func delete(_ id: String) async throws -> Bool {
@@ -131,9 +148,9 @@ public struct AttachmentStore: Sendable {
     }
 }
 
-/// The columns an attachment change sets; nil leaves a column alone.
+/// The columns an attachment change sets; nil leaves a column alone. The status changes only by a transition
+/// of `AttachmentStateMachine` (`AttachmentStore.apply`).
 public struct AttachmentUpdate: Sendable {
-    public var status: AttachStatus?
     public var connector: [String: JSONValue]??
     public var connectionInfo: [String: JSONValue]??
     public var attachedHost: String??
@@ -143,11 +160,10 @@ public struct AttachmentUpdate: Sendable {
     public var attachTime: Date?
 
     public init(
-        status: AttachStatus? = nil, connector: [String: JSONValue]?? = nil,
+        connector: [String: JSONValue]?? = nil,
         connectionInfo: [String: JSONValue]?? = nil, attachedHost: String?? = nil, mountpoint: String?? = nil,
         instanceUUID: String?? = nil, mode: String? = nil, attachTime: Date? = nil
     ) {
-        self.status = status
         self.connector = connector
         self.connectionInfo = connectionInfo
         self.attachedHost = attachedHost
@@ -158,7 +174,6 @@ public struct AttachmentUpdate: Sendable {
     }
 
     func apply(to builder: SQLUpdateBuilder) {
-        if let status { builder.set("attach_status", to: status.rawValue) }
         if let connector { builder.set("connector", to: SQLBind(AttachmentStore.encode(connector))) }
         if let connectionInfo { builder.set("connection_info", to: SQLBind(AttachmentStore.encode(connectionInfo))) }
         if let attachedHost { builder.set("attached_host", to: SQLBind(attachedHost)) }

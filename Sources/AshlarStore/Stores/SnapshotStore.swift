@@ -87,10 +87,28 @@ public struct SnapshotStore: Sendable {
         return try await builder.returning("*").first().map(Self.decode)
     }
 
-    /// Sets every snapshot of a volume to `status` (a cascading delete); returns them.
-    public func setStatus(ofVolume volumeID: String, to status: SnapshotStatus) async throws -> [Snapshot] {
-        try await db.write.update("snapshots").set("status", to: status.rawValue).set("updated_at", to: Date().stored)
-            .where("volume_id", .equal, volumeID).returning("*").all().map(Self.decode)
+    /// Applies one transition of `SnapshotStateMachine` as one compare-and-swap (with `conditions` and `update`'s
+    /// other columns); nil when the snapshot was not in a status the event starts from.
+    @discardableResult
+    public func apply(
+        _ event: SnapshotEvent, to id: String, choosing chosen: SnapshotStatus? = nil,
+        requiring conditions: [Requirement] = [], also update: SnapshotUpdate = .init()
+    ) async throws -> Snapshot? {
+        let builder = db.write.update("snapshots")
+        try SnapshotStateMachine.table[event].apply(to: builder, chosen: chosen)
+        update.apply(to: builder)
+        builder.set("updated_at", to: Date().stored)
+        builder.where("id", .equal, id)
+        for condition in conditions { builder.where(condition.sql) }
+        return try await builder.returning("*").first().map(Self.decode)
+    }
+
+    /// Applies `event` to every snapshot of a volume that it can start from (a cascading delete); returns them.
+    public func apply(_ event: SnapshotEvent, toSnapshotsOf volumeID: String) async throws -> [Snapshot] {
+        let builder = db.write.update("snapshots")
+        try SnapshotStateMachine.table[event].apply(to: builder)
+        builder.set("updated_at", to: Date().stored).where("volume_id", .equal, volumeID)
+        return try await builder.returning("*").all().map(Self.decode)
     }
 
     /// Removes the row; true when a row was removed.
@@ -157,9 +175,9 @@ public struct SnapshotStore: Sendable {
     }
 }
 
-/// The columns a snapshot change sets; nil leaves a column alone.
+/// The columns a snapshot change sets; nil leaves a column alone. The status changes only by a transition of
+/// `SnapshotStateMachine` (`SnapshotStore.apply`).
 public struct SnapshotUpdate: Sendable {
-    public var status: SnapshotStatus?
     public var progress: String?
     public var name: String??
     public var description: String??
@@ -167,10 +185,9 @@ public struct SnapshotUpdate: Sendable {
     public var consumesQuota: Bool?
 
     public init(
-        status: SnapshotStatus? = nil, progress: String? = nil, name: String?? = nil, description: String?? = nil,
+        progress: String? = nil, name: String?? = nil, description: String?? = nil,
         metadata: [String: String]? = nil, consumesQuota: Bool? = nil
     ) {
-        self.status = status
         self.progress = progress
         self.name = name
         self.description = description
@@ -179,7 +196,6 @@ public struct SnapshotUpdate: Sendable {
     }
 
     func apply(to builder: SQLUpdateBuilder) {
-        if let status { builder.set("status", to: status.rawValue) }
         if let progress { builder.set("progress", to: progress) }
         if let name { builder.set("name", to: SQLBind(name)) }
         if let description { builder.set("description", to: SQLBind(description)) }

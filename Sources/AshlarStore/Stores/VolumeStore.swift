@@ -132,6 +132,23 @@ public struct VolumeStore: Sendable {
         return try await builder.returning("*").first().map(Self.decode)
     }
 
+    /// Applies one transition of `VolumeStateMachine` as one compare-and-swap: the row must be in a status the
+    /// event starts from and meet `condition`; `update` sets the operation's other columns in the same
+    /// statement. Returns the volume as changed, or nil when it did not match.
+    @discardableResult
+    public func apply(
+        _ event: VolumeEvent, to id: String, choosing chosen: VolumeStatus? = nil,
+        where condition: VolumeCondition = .init(), also update: VolumeUpdate = .init()
+    ) async throws -> Volume? {
+        let builder = db.write.update("volumes")
+        try VolumeStateMachine.table[event].apply(to: builder, chosen: chosen)
+        update.apply(to: builder)
+        builder.set("updated_at", to: Date().stored)
+        builder.where("id", .equal, id)
+        condition.apply(to: builder, id: id)
+        return try await builder.returning("*").first().map(Self.decode)
+    }
+
     /// Removes the row; true when a row was removed. With `expected`, only while the status is one of those.
     @discardableResult
     public func delete(_ id: String, expected: Set<VolumeStatus>? = nil) async throws -> Bool {
@@ -274,11 +291,7 @@ extension VolumeStore {
     public func failCreate(
         _ volume: Volume, messages: MessageStore, requestID: String?, eventID: String, message: String
     ) async throws -> Bool {
-        guard
-            try await update(
-                volume.id, where: .init(statusIn: [.creating]), set: .init(status: .error, consumesQuota: false))
-                != nil
-        else { return false }
+        guard try await apply(.createFailed, to: volume.id) != nil else { return false }
         try await messages.insert(
             UserMessage(
                 projectID: volume.projectID, requestID: requestID, resourceType: "VOLUME", resourceUUID: volume.id,

@@ -3,8 +3,8 @@ import Foundation
 import SQLKit
 
 /// The columns a change sets; nil leaves a column alone. Double optionals set a nullable column to NULL.
+/// The status is not among them: it changes only by a transition of `VolumeStateMachine` (`VolumeStore.apply`).
 public struct VolumeUpdate: Sendable {
-    public var status: VolumeStatus?
     public var attachStatus: AttachStatus?
     public var host: String??
     public var name: String??
@@ -24,14 +24,13 @@ public struct VolumeUpdate: Sendable {
     public var consumesQuota: Bool?
 
     public init(
-        status: VolumeStatus? = nil, attachStatus: AttachStatus? = nil, host: String?? = nil, name: String?? = nil,
+        attachStatus: AttachStatus? = nil, host: String?? = nil, name: String?? = nil,
         description: String?? = nil, size: Int? = nil, bootable: Bool? = nil, availabilityZone: String? = nil,
         migrationStatus: String?? = nil, previousStatus: String?? = nil, metadata: [String: String]? = nil,
         adminMetadata: [String: String]? = nil, imageMetadata: [String: String]? = nil, launchedAt: Date? = nil,
         extendTo: Int?? = nil, consumesQuota: Bool? = nil, providerLocation: String?? = nil,
         providerAuth: String?? = nil
     ) {
-        self.status = status
         self.attachStatus = attachStatus
         self.host = host
         self.name = name
@@ -52,7 +51,6 @@ public struct VolumeUpdate: Sendable {
     }
 
     func apply(to builder: SQLUpdateBuilder) {
-        if let status { builder.set("status", to: status.rawValue) }
         if let attachStatus { builder.set("attach_status", to: attachStatus.rawValue) }
         if let host { builder.set("host", to: SQLBind(host)) }
         if let name { builder.set("name", to: SQLBind(name)) }

@@ -45,8 +45,7 @@ extension VolumeManager {
                 }
                 return
             }
-            let done = try await volumes.update(
-                volume.id, where: .init(statusIn: [.creating]), set: .init(status: .available, launchedAt: Date()))
+            let done = try await volumes.apply(.created, to: volume.id, also: .init(launchedAt: Date()))
             if done == nil {
                 // Deleted or reset while we worked: whatever we made must not outlive the row.
                 if try await volumes.get(volume.id) == nil { try await driver.deleteVolume(id: volume.id) }
@@ -85,9 +84,7 @@ extension VolumeManager {
                 try await driver.deleteVolume(id: volumeID)
             } catch {
                 log.error("delete of volume \(volumeID) failed: \(error)")
-                try await volumes.update(
-                    volumeID, where: .init(statusIn: [.deleting, .errorManagingDeleting]),
-                    set: .init(status: .errorDeleting))
+                try await volumes.apply(.deleteFailed, to: volumeID)
                 return
             }
             CrashPoint.volumeDeleteRemoved.reach()

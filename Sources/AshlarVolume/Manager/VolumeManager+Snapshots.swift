@@ -19,8 +19,7 @@ extension VolumeManager {
             } catch {
                 log.error("create of snapshot \(snapshot.id) failed: \(error)")
                 try? await driver.deleteSnapshot(id: snapshot.id)
-                try await snapshots.update(
-                    snapshot.id, statusIn: [.creating], set: .init(status: .error, consumesQuota: false))
+                try await snapshots.apply(.createFailed, to: snapshot.id)
                 try await messages.insert(
                     UserMessage(
                         projectID: snapshot.projectID, requestID: context.requestID, resourceType: "VOLUME_SNAPSHOT",
@@ -29,8 +28,7 @@ extension VolumeManager {
                 return
             }
             CrashPoint.volumeSnapshotMade.reach()
-            if try await snapshots.update(
-                snapshot.id, statusIn: [.creating], set: .init(status: .available, progress: "100%")) == nil
+            if try await snapshots.apply(.created, to: snapshot.id, also: .init(progress: "100%")) == nil
             {
                 // Deleted or reset while we worked: whatever we made must not outlive the row.
                 if try await snapshots.get(snapshot.id) == nil { try await driver.deleteSnapshot(id: snapshot.id) }
@@ -55,7 +53,7 @@ extension VolumeManager {
                 try await driver.deleteSnapshot(id: snapshotID)
             } catch {
                 log.error("delete of snapshot \(snapshotID) failed: \(error)")
-                try await snapshots.update(snapshotID, statusIn: [.deleting], set: .init(status: .errorDeleting))
+                try await snapshots.apply(.deleteFailed, to: snapshotID)
                 return
             }
             CrashPoint.volumeSnapshotDeleteRemoved.reach()
@@ -77,9 +75,7 @@ extension VolumeManager {
                 try await driver.extendVolume(id: volume.id, newSizeGB: args.newSize)
             } catch {
                 log.error("extend of volume \(volume.id) to \(args.newSize) GiB failed: \(error)")
-                try await volumes.update(
-                    volume.id, where: .init(statusIn: [.extending]),
-                    set: .init(status: .errorExtending, extendTo: .some(nil)))
+                try await volumes.apply(.extendFailed, to: volume.id)
                 try await messages.insert(
                     UserMessage(
                         projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
@@ -90,9 +86,7 @@ extension VolumeManager {
             CrashPoint.volumeExtendGrown.reach()
             let previous = VolumeStatus(volume.previousStatus ?? VolumeStatus.available.rawValue)
             if previous == .inUse { await refreshExport(of: volume.id) }
-            try await volumes.update(
-                volume.id, where: .init(statusIn: [.extending]),
-                set: .init(status: previous, size: args.newSize, previousStatus: .some(nil), extendTo: .some(nil)))
+            try await volumes.apply(.extended, to: volume.id, also: .init(size: args.newSize))
             log.info("volume \(volume.id) extended", metadata: ["size_gb": "\(args.newSize)"])
             try? await publishCapabilities()
         } catch {
@@ -106,22 +100,22 @@ extension VolumeManager {
         let log = logger(for: context)
         do {
             guard let volume = try await volumes.get(args.volumeID), volume.status == .reverting else { return }
-            var outcome: VolumeStatus = .available
+            var reverted = true
             do {
                 try await driver.revertVolume(id: volume.id, toSnapshot: args.snapshotID)
                 CrashPoint.volumeRevertDone.reach()
                 log.info("volume \(volume.id) reverted to snapshot \(args.snapshotID)")
             } catch {
                 log.error("revert of volume \(volume.id) to snapshot \(args.snapshotID) failed: \(error)")
-                outcome = .error
+                reverted = false
                 try await messages.insert(
                     UserMessage(
                         projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
                         resourceUUID: volume.id, eventID: "VOLUME_VOLUME_009_012",
                         userMessage: "revert to snapshot: \(host) failed to revert the volume: \(error)"))
             }
-            try await snapshots.update(args.snapshotID, statusIn: [.restoring], set: .init(status: .available))
-            try await volumes.update(volume.id, where: .init(statusIn: [.reverting]), set: .init(status: outcome))
+            try await snapshots.apply(.restoreEnded, to: args.snapshotID)
+            try await volumes.apply(reverted ? .reverted : .revertFailed, to: volume.id)
         } catch {
             log.error("revert of volume \(args.volumeID) could not be completed: \(error)")
         }

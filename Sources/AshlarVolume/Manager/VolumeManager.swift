@@ -199,7 +199,7 @@ public struct VolumeManager: Service {
                     // A revert whose volume is no longer reverting has ended (or never started): the snapshot is
                     // as it was.
                     if try await volumes.get(snapshot.volumeID)?.status != .reverting {
-                        try await snapshots.update(snapshot.id, statusIn: [.restoring], set: .init(status: .available))
+                        try await snapshots.apply(.restoreEnded, to: snapshot.id)
                     }
                 default:
                     break
@@ -226,20 +226,14 @@ public struct VolumeManager: Service {
                             await extend(.init(volumeID: volume.id, newSize: size), context: context)
                         }
                     } else {
-                        try await volumes.update(
-                            volume.id, where: .init(statusIn: [.extending]),
-                            set: .init(
-                                status: VolumeStatus(volume.previousStatus ?? VolumeStatus.available.rawValue),
-                                previousStatus: .some(nil)))
+                        try await volumes.apply(.extendRefused, to: volume.id)
                     }
                 case .reverting:
                     if let snapshot = try await snapshots.of(volumeID: volume.id).first(where: { $0.status == .restoring }) {
                         await inFlight.during(volume.id) {
                             await revert(.init(volumeID: volume.id, snapshotID: snapshot.id), context: context)
                         }
-                    } else if try await volumes.update(
-                        volume.id, where: .init(statusIn: [.reverting]), set: .init(status: .available)) != nil
-                    {
+                    } else if try await volumes.apply(.revertAbandoned, to: volume.id) != nil {
                         // Stopped before the snapshot was claimed: nothing was changed, so nothing is reverted.
                         await tell(
                             volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_009_030",
