@@ -1,4 +1,6 @@
+import AshlarCore
 import AshlarTestSupport
+import AshlarVolume
 import Foundation
 import Testing
 
@@ -345,6 +347,59 @@ struct AttachTests {
             let missing = try await Harness.run(Harness.binary, ["attach", "no-such-volume", "--os-endpoint", server.url])
             #expect(missing.status != 0)
             #expect(missing.stderr.contains("no-such-volume"), "\(missing.stderr)")
+        }
+    }
+
+    /// Ashlar killed while connecting or detaching (kill -9 at each attach crash point), started again: the
+    /// attachment is failed or removed, the volume follows, no export is left that nothing holds, and the volume
+    /// attaches again and moves bytes.
+    @Test(arguments: [CrashPoint.apiAttachConnecting, .volumeAttachExported, .apiDetachDetached, .volumeDetachUnexported])
+    func crashWhileAttachingOrDetaching(point: CrashPoint) async throws {
+        try await withAttachableServer { server, tgtd, config in
+            let work = config.deletingLastPathComponent()
+            let arguments = ["--config-file", config.path]
+            let id = try await createVolume(server, "crash-\(point.rawValue)")
+            let detaching = point == .apiDetachDetached || point == .volumeDetachUnexported
+            var attachment: String?
+            var connection: Connection?
+            if detaching { (attachment, connection) = try await attachWithCinder(server, id) }
+            server.removesState = false
+            await server.stop()
+
+            let armed = try await Server.start(
+                extraArguments: arguments, stateDirectory: server.stateDirectory,
+                environment: ["ASHLAR_CRASH_AT": point.rawValue])
+            armed.removesState = false
+            if let attachment {
+                _ = try? await armed.api("DELETE", "/admin/attachments/\(attachment)", version: "3.44")
+            } else {
+                _ = try? await armed.api(
+                    "POST", "/admin/attachments", ["attachment": ["volume_uuid": id, "connector": Self.connector]],
+                    version: "3.54")
+            }
+            let died = try await armed.eventually(.seconds(30)) { !armed.process.isRunning }
+            #expect(died, "\(point.rawValue) was never reached:\n\(armed.log.suffix(1500))")
+
+            let again = try await Server.start(extraArguments: arguments, stateDirectory: server.stateDirectory)
+            let settled = try await again.eventually(.seconds(30)) {
+                try await volume(again, id)["status"] as? String == "available"
+            }
+            let now = try await volume(again, id)
+            #expect(settled, "\(point.rawValue): \(now)\n\(again.log.suffix(1500))")
+            let left = try await again.api("GET", "/admin/attachments?volume_id=\(id)").json["attachments"]
+                as? [[String: Any]] ?? []
+            #expect(left.allSatisfy { $0["status"] as? String == "error_attaching" }, "\(point.rawValue): \(left)")
+            if detaching { #expect(left.isEmpty, "\(point.rawValue): the detached attachment was not removed") }
+            let exports = try await tgtd.target.exports()
+            #expect(exports.keys.allSatisfy { !$0.hasSuffix(id) }, "\(point.rawValue): an export nobody holds is left")
+            if let connection {
+                #expect(try await read(4, from: connection.url(), in: work) == nil, "the old connection still logs in")
+            }
+            // And it attaches again, moving real bytes.
+            let (_, fresh) = try await attachWithCinder(again, id)
+            #expect(try await write(pattern("AFTER-THE-CRASH"), to: fresh.url(), in: work).status == 0)
+            #expect(try await read(15, from: fresh.url(), in: work) == Data("AFTER-THE-CRASH".utf8))
+            await again.stop()
         }
     }
 

@@ -5,7 +5,7 @@ import Testing
     import Glibc
 #endif
 
-/// A mixed storm of creates, clones of a volume holding 200 MiB, snapshots, copies from snapshots, extends and
+/// A mixed storm of creates, clones of a volume holding 64 MiB, snapshots, copies from snapshots, extends and
 /// deletes from several clients, with `ashlar serve` killed (SIGKILL) at a random moment in each round and started
 /// again on the same state: every operation that was answered with a 2xx is carried out, nothing stays
 /// transitional, quota usage equals the rows and the files equal the rows.
@@ -35,7 +35,7 @@ struct KillStormTests {
             "PUT", "/admin/os-quota-sets/admin", ["quota_set": ["volumes": -1, "gigabytes": -1, "snapshots": -1]])
         try #require(unlimited.status == 200)
         let source = try await recovery.makeVolume(server, "storm-source")
-        try fill(directory.appendingPathComponent("volume-\(source)"), mebibytes: 200)
+        try fill(directory.appendingPathComponent("volume-\(source)"), mebibytes: 64)
         let sourceSnapshot = try await recovery.makeSnapshot(server, of: source, "storm-source-snap")
 
         var accepted: [Accepted] = []

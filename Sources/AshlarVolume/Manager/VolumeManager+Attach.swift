@@ -101,6 +101,29 @@ extension VolumeManager {
         }
     }
 
+    /// At start, before anything is in flight: exports of this backend's volumes that no attachment holds (a
+    /// crash between making an export and recording the attachment, or between ending an attachment and removing
+    /// its export) are removed, so nothing stays exported that nobody attached.
+    func removeUnheldExports() async {
+        guard let target else { return }
+        do {
+            let held = Set(
+                try await attachments.onBackend(host).filter { Self.exportHolding.contains($0.status) }.map(\.volumeID))
+            for (iqn, state) in try await target.exports() {
+                let prefix = iscsi.iqn(forVolume: "")
+                guard iqn.hasPrefix(prefix) else { continue }
+                let id = String(iqn.dropFirst(prefix.count))
+                // Only this backend's own volumes: another backend may share the daemon.
+                guard let path = state.path, path == driver.localPath(forVolume: id), !held.contains(id) else { continue }
+                try await targetQueue.run { try await target.removeExport(iqn: iqn) }
+                try await volumes.update(id, set: .init(providerLocation: .some(nil)))
+                logger.warning("export \(iqn) was held by no attachment; removed")
+            }
+        } catch {
+            logger.warning("could not look for exports no attachment holds: \(error)")
+        }
+    }
+
     /// After an in-use extend: the target reads a LUN's size when it is made, so the export is made again (as
     /// Cinder's tgt helper does with `tgt-admin --update -f`); connected hosts log in again and see the new size.
     func refreshExport(of volumeID: String) async {

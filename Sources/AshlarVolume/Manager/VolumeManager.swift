@@ -75,6 +75,7 @@ public struct VolumeManager: Service {
         }
         if driverReady {
             await recoverInterruptedWork()
+            await removeUnheldExports()
             await ensureExports()
         }
         let ready = driverReady
@@ -243,6 +244,26 @@ public struct VolumeManager: Service {
                 default:
                     break
                 }
+            }
+            // An attachment whose connection was being made when the service stopped: the host never got its
+            // connection info, so it is failed (it may be given its connector again) and the volume follows.
+            for attachment in try await attachments.onBackend(host)
+            where stale(attachment.id, changed: attachment.updatedAt ?? attachment.createdAt) {
+                // Detached but not yet removed when the service stopped: the removal is finished.
+                if attachment.status == .detached {
+                    try await attachments.delete(attachment.id)
+                    try await volumes.settleAttachStatus(attachment.volumeID)
+                    logger.warning("attachment \(attachment.id) was left detached; removed")
+                    continue
+                }
+                guard attachment.status == .attaching, (attachment.connectionInfo ?? [:]).isEmpty else { continue }
+                guard try await attachments.apply(.connectFailed, to: attachment.id) != nil else { continue }
+                try await volumes.settleAttachStatus(attachment.volumeID)
+                logger.warning("attachment \(attachment.id) was left connecting; failed so that it can be connected again")
+                await tell(
+                    attachment.projectID, "VOLUME", attachment.volumeID, eventID: "VOLUME_VOLUME_004_030",
+                    "update attachment: the service stopped while connecting the attachment; give it its connector again.",
+                    context: context)
             }
         } catch {
             logger.error("recovery of interrupted work failed: \(error)")

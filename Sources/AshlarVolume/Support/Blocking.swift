@@ -3,22 +3,36 @@ import Synchronization
 
 /// Blocking work (file copies, directory walks, fsync, waiting for a child process) done on dispatch threads.
 /// Swift's cooperative pool has one thread per core, two here: one held for seconds stalls every request the
-/// process serves. At most `limit` jobs run at once, so a storm of copies cannot make dispatch start a thread for
-/// each; the rest wait their turn without holding a thread.
+/// process serves. Each lane runs at most `limit` jobs at once, so a storm of copies cannot make dispatch start a
+/// thread for each; the rest wait their turn without holding a thread.
 enum Blocking {
-    /// Jobs running at once.
+    /// Work of one kind, with its own bound, so that quick jobs never queue behind long ones.
+    enum Lane: Sendable {
+        /// Copies, syncs, child processes: seconds each.
+        case bulk
+        /// Looking at files (capacity walks): milliseconds each, asked for by every report and capability call.
+        case quick
+    }
+
+    /// Jobs running at once, per lane.
     static let limit = 8
-    private static let permits = Permits(limit)
+    private static let bulkPermits = Permits(limit)
+    private static let quickPermits = Permits(limit)
 
     /// Runs `work` on a dispatch thread.
-    static func run<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await run { _ in try work() }
+    static func run<T: Sendable>(
+        _ lane: Lane = .bulk, _ work: @escaping @Sendable () throws -> T
+    ) async throws -> T {
+        try await run(lane) { (_: CancellationFlag) in try work() }
     }
 
     /// Runs `work` on a dispatch thread; `work` looks at the flag it is given between steps and stops early when
     /// the task that asked for it is cancelled (throwing `CancellationError`).
-    static func run<T: Sendable>(_ work: @escaping @Sendable (CancellationFlag) throws -> T) async throws -> T {
+    static func run<T: Sendable>(
+        _ lane: Lane = .bulk, _ work: @escaping @Sendable (CancellationFlag) throws -> T
+    ) async throws -> T {
         try Task.checkCancellation()
+        let permits = lane == .bulk ? bulkPermits : quickPermits
         await permits.acquire()
         defer { permits.release() }
         let flag = CancellationFlag()

@@ -116,7 +116,7 @@ public struct FileDriver: VolumeDriver {
     /// Total and free GiB: the filesystem's, or within `file_capacity_gb` what the volume files do not occupy.
     /// Read off the cooperative pool: with thousands of volumes the walk takes a while.
     func capacity() async throws -> (total: Double, free: Double) {
-        try await Blocking.run { cancellation in
+        try await Blocking.run(.quick) { cancellation in
             var fs = statvfs()
             guard statvfs(directory, &fs) == 0 else { throw failure("read the capacity of \(directory)") }
             let blockSize = Double(fs.f_frsize)
