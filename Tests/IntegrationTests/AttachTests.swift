@@ -353,13 +353,13 @@ struct AttachTests {
     /// Ashlar killed while connecting or detaching (kill -9 at each attach crash point), started again: the
     /// attachment is failed or removed, the volume follows, no export is left that nothing holds, and the volume
     /// attaches again and moves bytes.
-    @Test(arguments: [CrashPoint.apiAttachConnecting, .volumeAttachExported, .apiDetachDetached, .volumeDetachUnexported])
+    @Test(arguments: [CrashPoint.attachConnecting, .volumeAttachExported, .detachDetached, .volumeDetachUnexported])
     func crashWhileAttachingOrDetaching(point: CrashPoint) async throws {
         try await withAttachableServer { server, tgtd, config in
             let work = config.deletingLastPathComponent()
             let arguments = ["--config-file", config.path]
             let id = try await createVolume(server, "crash-\(point.rawValue)")
-            let detaching = point == .apiDetachDetached || point == .volumeDetachUnexported
+            let detaching = point == .detachDetached || point == .volumeDetachUnexported
             var attachment: String?
             var connection: Connection?
             if detaching { (attachment, connection) = try await attachWithCinder(server, id) }

@@ -9,8 +9,10 @@ import Logging
 /// `/attachments` (3.27+, `cinder/api/v3/attachments.py`): reserve a volume for a host or instance, connect it
 /// (the backend exports it and answers the connection info), complete, list and delete.
 ///
-/// Every status change is a compare-and-swap. The volume's own status follows its attachments: after each change
-/// it is recomputed from them in one statement (`VolumeStore.settleAttachStatus`).
+/// The API reserves (the volume's and the attachment's first transitions) and completes; connecting and ending an
+/// attachment are the volume service's (`attachment_update`, `attachment_delete`), which exports and rolls back.
+/// Every status change is a transition of the state tables; the volume's own status follows its attachments,
+/// recomputed from them in one statement (`VolumeStore.settleAttachStatus`).
 struct AttachmentsController {
     let env: APIEnvironment
 
@@ -32,10 +34,6 @@ struct AttachmentsController {
     /// Attachment statuses a connector may be given in (again): Nova updates an attached attachment when it
     /// moves an instance, and a failed attempt may be retried.
     static let connectable = AttachmentStateMachine.connectable
-
-    /// Cinder's event for a failed `attachment_update` (`message_field`: resource VOLUME, action 004 update
-    /// attachment, detail 001 unknown error).
-    static let updateFailedEvent = "VOLUME_VOLUME_004_001"
 
     // MARK: Create
 
@@ -157,74 +155,13 @@ struct AttachmentsController {
         }
         let mode = attachment.mode == "ro" || connector["mode"]?.stringValue == "ro" ? "ro" : "rw"
         if volume.isReadOnly, mode != "ro" { throw Self.invalidMode(mode, volume) }
-        guard
-            try await env.attachments.apply(
-                .connecting, to: attachment.id,
-                also: .init(
-                    connector: .some(connector),
-                    attachedHost: .some(connector["host"]?.stringValue),
-                    mountpoint: .some(connector["mountpoint"]?.stringValue), mode: mode)) != nil
-        else {
-            guard let now = try await env.attachments.get(attachment.id) else { throw Self.notFound(attachment.id) }
-            throw AshlarError(
-                .invalidState,
-                "Invalid attachment: attachment \(attachment.id) is \(now.status.rawValue); only a reserved, attaching, attached or error_attaching attachment can be given a connector.")
-        }
-        try await env.volumes.settleAttachStatus(volume.id)
-        CrashPoint.apiAttachConnecting.reach()
-        let info: [String: JSONValue]
-        do {
-            info = try await env.volumeRPC.initializeConnection(
-                host: host,
-                .init(volumeID: volume.id, connector: connector, mode: mode, attachmentID: attachment.id),
-                context: context.caller)
-        } catch {
-            try await env.attachments.apply(.connectFailed, to: attachment.id)
-            try await env.volumes.settleAttachStatus(volume.id)
-            let reason: String
-            if let error = error as? AshlarError, error.code != .internalError {
-                reason = error.message
-            } else {
-                reason = "An unknown error occurred."
-            }
-            try await env.messages.insert(
-                UserMessage(
-                    projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                    resourceUUID: volume.id, eventID: Self.updateFailedEvent, userMessage: "update attachment: \(reason)"))
-            context.logger.error("attachment \(attachment.id) of volume \(volume.id) could not be connected: \(error)")
-            if error is AshlarError { throw error }
-            throw AshlarError(.internalError, "Unable to update the attachment: \(error)")
-        }
-        let flat = Self.flatten(info, attachmentID: attachment.id, connector: connector)
-        guard
-            let connected = try await env.attachments.update(
-                attachment.id, statusIn: [.attaching], set: .init(connectionInfo: .some(flat)))
-        else {
-            // Deleted or changed while the backend worked: give back the export if nothing else needs it.
-            try? await env.volumeRPC.terminateConnection(
-                host: host, .init(volumeID: volume.id, connector: connector, attachmentID: attachment.id),
-                context: context.caller)
-            throw AshlarError(
-                .conflict, "Attachment \(attachment.id) was changed or deleted while its volume was being exported.")
-        }
+        // The volume service owns the rest: the transition, the export, the connection info, the rollback.
+        _ = try await env.volumeRPC.attachmentUpdate(
+            host: host,
+            .init(attachmentID: attachment.id, volumeID: volume.id, connector: connector, mode: mode),
+            context: context.caller)
+        guard let connected = try await env.attachments.get(attachment.id) else { throw Self.notFound(attachment.id) }
         return connected
-    }
-
-    /// The connection info as the attachments API shows it: the driver's `data` keys at the top, with
-    /// `driver_volume_type`, `attachment_id` and `enforce_multipath` (`manager._connection_create`).
-    static func flatten(
-        _ info: [String: JSONValue], attachmentID: String, connector: [String: JSONValue]
-    ) -> [String: JSONValue] {
-        var flat = info["data"]?.objectValue ?? [:]
-        for (key, value) in info where key != "data" { flat[key] = value }
-        flat["attachment_id"] = .string(attachmentID)
-        flat["enforce_multipath"] = .bool(enforceMultipath(connector))
-        return flat
-    }
-
-    static func enforceMultipath(_ connector: [String: JSONValue]) -> Bool {
-        if case .bool(let b)? = connector["enforce_multipath"] { return b }
-        return false
     }
 
     /// A connector: a JSON object with at least one key when `required`; otherwise also null, absent or `{}`,
@@ -313,54 +250,21 @@ struct AttachmentsController {
         return JSONResponse.make(AttachmentView.list(remaining, detail: false))
     }
 
-    /// Ends the attachment. Unless it was only reserved (never exported), it is first marked `detached`, so that
-    /// it no longer holds the export (the volume service neither keeps nor restores an export for it), and the
-    /// backend ends the connection; then the row goes and the volume's status is recomputed. When the backend
-    /// fails, the attachment goes back to the status it had, so that the volume stays held (and undeletable)
-    /// while it is still exported, and the error is the answer, as in Cinder, where a failed
-    /// `terminate_connection` changes nothing. For an attachment that never connected (`error_attaching`) the
-    /// failure is only logged.
+    /// Ends the attachment. One that was ever given a connector is the volume service's to end
+    /// (`attachment_delete`: marked detached, connection ended, removed, rolled back when the backend fails, as
+    /// upstream, where a failed `terminate_connection` changes nothing); one only reserved is just removed.
     func disconnect(_ attachment: Attachment, context: APIRequestContext) async throws {
-        let host = try await env.volumes.get(attachment.volumeID)?.host
-        if attachment.status != .reserved, let host {
-            try await Self.endConnection(
-                attachment, host: host, tolerant: attachment.status == .errorAttaching, connector: nil, env: env,
-                context: context)
-        }
-        try await env.attachments.delete(attachment.id)
-        try await env.volumes.settleAttachStatus(attachment.volumeID)
-    }
-
-    /// Marks the attachment `detached` and has the backend end its connection (the export goes once no other
-    /// attachment holds it); on failure puts the attachment back as it was and throws, unless `tolerant`.
-    static func endConnection(
-        _ attachment: Attachment, host: String, tolerant: Bool, connector: [String: JSONValue]?, env: APIEnvironment,
-        context: APIRequestContext
-    ) async throws {
-        var previous: AttachStatus?
-        if attachment.status != .detached,
-            try await env.attachments.apply(.detached, to: attachment.id, expecting: attachment.status) != nil
-        {
-            previous = attachment.status
-            try await env.volumes.settleAttachStatus(attachment.volumeID)
-        }
-        CrashPoint.apiDetachDetached.reach()
-        do {
-            try await env.volumeRPC.terminateConnection(
+        if attachment.status != .reserved, let host = try await env.volumes.get(attachment.volumeID)?.host {
+            try await env.volumeRPC.attachmentDelete(
                 host: host,
                 .init(
-                    volumeID: attachment.volumeID, connector: connector ?? attachment.connector,
-                    attachmentID: attachment.id),
+                    attachmentID: attachment.id, volumeID: attachment.volumeID,
+                    tolerant: attachment.status == .errorAttaching),
                 context: context.caller)
-        } catch {
-            guard tolerant else {
-                if let previous {
-                    try await env.attachments.apply(.detachRolledBack, to: attachment.id, choosing: previous)
-                    try await env.volumes.settleAttachStatus(attachment.volumeID)
-                }
-                throw error
-            }
-            context.logger.warning("connection of attachment \(attachment.id) not ended: \(error)")
+        } else {
+            // Never exported: nothing on a backend to end.
+            try await env.attachments.delete(attachment.id)
+            try await env.volumes.settleAttachStatus(attachment.volumeID)
         }
     }
 

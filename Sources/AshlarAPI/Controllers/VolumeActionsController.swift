@@ -335,7 +335,7 @@ extension VolumeActionsController {
         var info = try await env.volumeRPC.initializeConnection(
             host: host, .init(volumeID: volume.id, connector: connector, mode: volume.isReadOnly ? "ro" : "rw"),
             context: context.caller)
-        info["enforce_multipath"] = .bool(AttachmentsController.enforceMultipath(connector))
+        info["enforce_multipath"] = .bool(Attachment.enforcesMultipath(connector))
         return info
     }
 
@@ -429,17 +429,20 @@ extension VolumeActionsController {
         } else {
             attachment = attachments.first
         }
-        if let host = volume.host {
-            if let attachment {
-                try await AttachmentsController.endConnection(
-                    attachment, host: host, tolerant: false, connector: connector, env: env, context: context)
-            } else if force {
+        if let host = volume.host, let attachment {
+            // The volume service ends the connection and removes the attachment (rolled back if it cannot).
+            try await env.volumeRPC.attachmentDelete(
+                host: host,
+                .init(attachmentID: attachment.id, volumeID: volume.id, connector: connector, tolerant: false),
+                context: context.caller)
+        } else {
+            if let host = volume.host, force {
                 try await env.volumeRPC.terminateConnection(
                     host: host, .init(volumeID: volume.id, connector: connector, attachmentID: nil),
                     context: context.caller)
             }
+            if let attachment { try await env.attachments.delete(attachment.id) }
         }
-        if let attachment { try await env.attachments.delete(attachment.id) }
         try await env.volumes.settleAttachStatus(volume.id)
         context.logger.info(
             "volume \(volume.id) detached", metadata: ["attachment": "\(attachment?.id ?? "-")", "force": "\(force)"])

@@ -42,6 +42,12 @@ public struct Attachment: Sendable, Hashable {
         self.updatedAt = updatedAt
     }
 
+    /// Whether a connector asks for multipath to be enforced (`enforce_multipath`, false when absent).
+    public static func enforcesMultipath(_ connector: [String: JSONValue]) -> Bool {
+        if case .bool(let enforce)? = connector["enforce_multipath"] { return enforce }
+        return false
+    }
+
     /// Statuses of an attachment that holds the volume (its export must stay).
     public static let live: Set<AttachStatus> = [.reserved, .attaching, .attached, .detaching]
 

@@ -30,9 +30,9 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case apiSnapshotDeleteMarked = "api.snapshot_delete.marked"
     case volumeSnapshotDeleteRemoved = "volume.snapshot_delete.removed"
     // Attachments.
-    case apiAttachConnecting = "api.attach.connecting"
+    case attachConnecting = "volume.attach.connecting"
     case volumeAttachExported = "volume.attach.exported"
-    case apiDetachDetached = "api.detach.detached"
+    case detachDetached = "volume.detach.detached"
     case volumeDetachUnexported = "volume.detach.unexported"
 
     /// Dies here when the environment says so.

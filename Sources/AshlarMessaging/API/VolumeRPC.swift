@@ -16,6 +16,52 @@ public enum VolumeRPC {
         public static let revertToSnapshot = "revert_to_snapshot"
         public static let initializeConnection = "initialize_connection"
         public static let terminateConnection = "terminate_connection"
+        public static let attachmentUpdate = "attachment_update"
+        public static let attachmentDelete = "attachment_delete"
+    }
+
+    /// `attachment_update(context, vref, connector, attachment_id)`: the volume service gives the attachment its
+    /// connector, exports the volume and stores the connection info, or fails the attachment; it answers the
+    /// connection info as stored.
+    public struct AttachmentUpdate: Codable, Sendable {
+        public var attachmentID: String
+        public var volumeID: String
+        public var connector: [String: JSONValue]
+        /// `rw` or `ro`.
+        public var mode: String
+        public init(attachmentID: String, volumeID: String, connector: [String: JSONValue], mode: String) {
+            self.attachmentID = attachmentID
+            self.volumeID = volumeID
+            self.connector = connector
+            self.mode = mode
+        }
+        enum CodingKeys: String, CodingKey {
+            case attachmentID = "attachment_id"
+            case volumeID = "volume_id"
+            case connector, mode
+        }
+    }
+
+    /// `attachment_delete(context, attachment_id, vref)`: the volume service ends the connection (the export
+    /// goes once no other attachment holds it) and removes the attachment; with `tolerant`, a failure to end the
+    /// connection is only logged (an attachment that never connected).
+    public struct AttachmentDelete: Codable, Sendable {
+        public var attachmentID: String
+        public var volumeID: String
+        /// The connector to end the connection of, when the caller names one (Nova's os-terminate_connection).
+        public var connector: [String: JSONValue]?
+        public var tolerant: Bool
+        public init(attachmentID: String, volumeID: String, connector: [String: JSONValue]? = nil, tolerant: Bool) {
+            self.attachmentID = attachmentID
+            self.volumeID = volumeID
+            self.connector = connector
+            self.tolerant = tolerant
+        }
+        enum CodingKeys: String, CodingKey {
+            case attachmentID = "attachment_id"
+            case volumeID = "volume_id"
+            case connector, tolerant
+        }
     }
 
     /// `initialize_connection(volume, connector)` (also what `attachment_update` does): exports the volume and
@@ -173,6 +219,26 @@ public enum VolumeRPC {
         ) async throws {
             _ = try await transport.call(
                 RPCMessage(method: Method.terminateConnection, context: context, arguments: args),
+                to: .volume(host: host), timeout: timeout)
+        }
+
+        /// Connects an attachment and returns its connection info as stored (a call).
+        public func attachmentUpdate(
+            host: String, _ args: AttachmentUpdate, context: CallerContext, timeout: Duration = .seconds(60)
+        ) async throws -> [String: JSONValue] {
+            let reply = try await transport.call(
+                RPCMessage(method: Method.attachmentUpdate, context: context, arguments: args),
+                to: .volume(host: host), timeout: timeout)
+            guard let reply else { return [:] }
+            return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
+        }
+
+        /// Ends an attachment's connection and removes it (a call: the caller answers only once it is gone).
+        public func attachmentDelete(
+            host: String, _ args: AttachmentDelete, context: CallerContext, timeout: Duration = .seconds(60)
+        ) async throws {
+            _ = try await transport.call(
+                RPCMessage(method: Method.attachmentDelete, context: context, arguments: args),
                 to: .volume(host: host), timeout: timeout)
         }
 

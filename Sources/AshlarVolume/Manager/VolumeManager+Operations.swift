@@ -132,6 +132,18 @@ struct VolumeEndpoint: RPCEndpoint {
             let info = try await manager.initializeConnection(
                 try message.arguments(VolumeRPC.InitializeConnection.self), context: message.context)
             return try RPCCoding.encoder.encode(info)
+        case VolumeRPC.Method.attachmentUpdate:
+            let args = try message.arguments(VolumeRPC.AttachmentUpdate.self)
+            let info = try await manager.inFlight.during(args.attachmentID) {
+                try await manager.attachmentUpdate(args, context: message.context)
+            }
+            return try RPCCoding.encoder.encode(info)
+        case VolumeRPC.Method.attachmentDelete:
+            let args = try message.arguments(VolumeRPC.AttachmentDelete.self)
+            try await manager.inFlight.during(args.attachmentID) {
+                try await manager.attachmentDelete(args, context: message.context)
+            }
+            return try RPCCoding.encoder.encode([String: String]())
         case VolumeRPC.Method.terminateConnection:
             try await manager.terminateConnection(
                 try message.arguments(VolumeRPC.TerminateConnection.self), context: message.context)
