@@ -41,23 +41,37 @@ struct CrashRecoveryTests {
         "uploading", "retyping", "backing-up", "restoring-backup", "maintenance",
     ]
 
-    @Test("every crash point in volume, snapshot, extend and revert paths: nothing stuck, lost, leaked or failed")
-    func everyCrashPoint() async throws {
+    /// A server that a test kills and starts again on the same state: short `stale_operation_timeout`, unlimited
+    /// quotas. Runs `body` with the server, the arguments to start it again with, and the backend's directory;
+    /// removes its files afterwards.
+    static func withRestartableServer(
+        _ body: (Server, [String], URL) async throws -> Void
+    ) async throws {
         let work = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-crash-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: work) }
         let config = work.appendingPathComponent("ashlar.conf")
         try "[DEFAULT]\nstale_operation_timeout = 2\n".write(to: config, atomically: true, encoding: .utf8)
         let arguments = ["--config-file", config.path]
-
-        var server = try await Server.start(extraArguments: arguments)
+        let server = try await Server.start(extraArguments: arguments)
         server.removesState = false
-        let state = server.stateDirectory
-        defer { try? FileManager.default.removeItem(at: state) }
-        let volumes = state.appendingPathComponent("state/volumes")
+        defer { try? FileManager.default.removeItem(at: server.stateDirectory) }
         let unlimited = try await server.api(
             "PUT", "/admin/os-quota-sets/admin", ["quota_set": ["volumes": -1, "gigabytes": -1, "snapshots": -1]])
         try #require(unlimited.status == 200)
+        try await body(server, arguments, server.stateDirectory.appendingPathComponent("state/volumes"))
+    }
+
+    @Test("every crash point in volume, snapshot, extend and revert paths: nothing stuck, lost, leaked or failed")
+    func everyCrashPoint() async throws {
+        try await Self.withRestartableServer { first, arguments, volumes in
+            try await crashAtEveryPoint(first, arguments, volumes)
+        }
+    }
+
+    func crashAtEveryPoint(_ first: Server, _ arguments: [String], _ volumes: URL) async throws {
+        var server = first
+        let state = server.stateDirectory
         // The source of copies: a volume holding data, and a snapshot of it.
         let source = try await makeVolume(server, "source")
         try write("SOURCE-DATA", to: volumes.appendingPathComponent("volume-\(source)"))

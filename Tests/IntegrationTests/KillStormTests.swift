@@ -18,22 +18,15 @@ struct KillStormTests {
 
     @Test("4 rounds of a mixed storm from 6 clients, killed at a random moment: nothing stuck, lost or leaked")
     func killedDuringStorm() async throws {
-        let work = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-storm-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: work, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: work) }
-        let config = work.appendingPathComponent("ashlar.conf")
-        try "[DEFAULT]\nstale_operation_timeout = 2\n".write(to: config, atomically: true, encoding: .utf8)
-        let arguments = ["--config-file", config.path]
-        let recovery = CrashRecoveryTests()
+        try await CrashRecoveryTests.withRestartableServer { first, arguments, directory in
+            try await storm(first, arguments, directory)
+        }
+    }
 
-        var server = try await Server.start(extraArguments: arguments)
-        server.removesState = false
+    func storm(_ first: Server, _ arguments: [String], _ directory: URL) async throws {
+        let recovery = CrashRecoveryTests()
+        var server = first
         let state = server.stateDirectory
-        defer { try? FileManager.default.removeItem(at: state) }
-        let directory = state.appendingPathComponent("state/volumes")
-        let unlimited = try await server.api(
-            "PUT", "/admin/os-quota-sets/admin", ["quota_set": ["volumes": -1, "gigabytes": -1, "snapshots": -1]])
-        try #require(unlimited.status == 200)
         let source = try await recovery.makeVolume(server, "storm-source")
         try fill(directory.appendingPathComponent("volume-\(source)"), mebibytes: 64)
         let sourceSnapshot = try await recovery.makeSnapshot(server, of: source, "storm-source-snap")

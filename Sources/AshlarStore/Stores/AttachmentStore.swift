@@ -88,12 +88,11 @@ public struct AttachmentStore: Sendable {
         _ event: AttachmentEvent, to id: String, choosing chosen: AttachStatus? = nil,
         expecting: AttachStatus? = nil, also update: AttachmentUpdate = .init()
     ) async throws -> Attachment? {
-        let builder = db.write.update("volume_attachments")
-        try AttachmentStateMachine.table[event].apply(to: builder, column: "attach_status", chosen: chosen)
+        let builder = try db.write.transition(
+            AttachmentStateMachine.table[event], of: "volume_attachments", id: id, column: "attach_status",
+            chosen: chosen)
         if let expecting { builder.where("attach_status", .equal, expecting.rawValue) }
         update.apply(to: builder)
-        builder.set("updated_at", to: Date().stored)
-        builder.where("id", .equal, id)
         return try await builder.returning("*").first().map(Self.decode)
     }
 

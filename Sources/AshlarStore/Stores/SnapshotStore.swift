@@ -94,11 +94,8 @@ public struct SnapshotStore: Sendable {
         _ event: SnapshotEvent, to id: String, choosing chosen: SnapshotStatus? = nil,
         requiring conditions: [Requirement] = [], also update: SnapshotUpdate = .init()
     ) async throws -> Snapshot? {
-        let builder = db.write.update("snapshots")
-        try SnapshotStateMachine.table[event].apply(to: builder, chosen: chosen)
+        let builder = try db.write.transition(SnapshotStateMachine.table[event], of: "snapshots", id: id, chosen: chosen)
         update.apply(to: builder)
-        builder.set("updated_at", to: Date().stored)
-        builder.where("id", .equal, id)
         for condition in conditions { builder.where(condition.sql) }
         return try await builder.returning("*").first().map(Self.decode)
     }

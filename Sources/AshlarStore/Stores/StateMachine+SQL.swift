@@ -1,4 +1,5 @@
 import AshlarCore
+import Foundation
 import SQLKit
 
 extension StateMachine.Transition where Status: RawRepresentable, Status.RawValue == String {
@@ -26,5 +27,20 @@ extension StateMachine.Transition where Status: RawRepresentable, Status.RawValu
         if effects.contains(.releaseQuota) { builder.set("consumes_quota", to: SQLLiteral.boolean(false)) }
         if effects.contains(.clearPendingSize) { builder.set("extend_to", to: SQLLiteral.null) }
         builder.where(SQLIdentifier(column), .in, from.map(\.rawValue).sorted())
+    }
+}
+
+extension SQLDatabase {
+    /// `UPDATE table SET <transition> …, updated_at = now WHERE id = ? AND <from>`: the start of every store's
+    /// `apply`, which adds its own columns and conditions.
+    func transition<Status, Event>(
+        _ transition: StateMachine<Status, Event>.Transition, of table: String, id: String, column: String = "status",
+        chosen: Status? = nil
+    ) throws -> SQLUpdateBuilder where Status: RawRepresentable, Status.RawValue == String {
+        let builder = update(table)
+        try transition.apply(to: builder, column: column, chosen: chosen)
+        builder.set("updated_at", to: Date().stored)
+        builder.where("id", .equal, id)
+        return builder
     }
 }

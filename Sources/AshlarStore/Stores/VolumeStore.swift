@@ -140,11 +140,8 @@ public struct VolumeStore: Sendable {
         _ event: VolumeEvent, to id: String, choosing chosen: VolumeStatus? = nil,
         where condition: VolumeCondition = .init(), also update: VolumeUpdate = .init()
     ) async throws -> Volume? {
-        let builder = db.write.update("volumes")
-        try VolumeStateMachine.table[event].apply(to: builder, chosen: chosen)
+        let builder = try db.write.transition(VolumeStateMachine.table[event], of: "volumes", id: id, chosen: chosen)
         update.apply(to: builder)
-        builder.set("updated_at", to: Date().stored)
-        builder.where("id", .equal, id)
         condition.apply(to: builder, id: id)
         return try await builder.returning("*").first().map(Self.decode)
     }
