@@ -19,6 +19,7 @@ public enum APIServer {
         VolumeTypesController(env: environment).register(on: router)
         DefaultTypes(env: environment).register(on: router)
         ServicesController(env: environment).register(on: router)
+        WorkersController(env: environment).register(on: router)
         LimitsController(env: environment).register(on: router)
         ProjectsController(env: environment).register(on: router)
         QuotaSetsController(env: environment).register(on: router)

@@ -291,6 +291,9 @@ struct SchedulerEndpoint: RPCEndpoint {
         case SchedulerRPC.Method.extendVolume:
             await service.extendVolume(try message.arguments(SchedulerRPC.ExtendVolume.self), context: message.context)
             return nil
+        case SchedulerRPC.Method.doCleanup:
+            await service.recoverUnplaced(changedBefore: Date())
+            return nil
         case SchedulerRPC.Method.updateServiceCapabilities:
             let report = try message.arguments(SchedulerRPC.CapabilityReport.self)
             await service.hostManager.update(

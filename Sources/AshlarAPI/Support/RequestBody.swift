@@ -6,15 +6,21 @@ import NIOCore
 extension Request {
     /// The body as JSON, refused with 413 beyond `osapi_max_request_body_size` and 400 when it is not JSON.
     func json(_ context: APIRequestContext, limit: Int) async throws -> JSONValue {
+        guard let value = try await optionalJSON(context, limit: limit) else {
+            throw AshlarError(.invalidInput, "Malformed request body: the request has no body.")
+        }
+        return value
+    }
+
+    /// The body as JSON, or nil when there is none (for requests whose body is optional).
+    func optionalJSON(_ context: APIRequestContext, limit: Int) async throws -> JSONValue? {
         let buffer: ByteBuffer
         do {
             buffer = try await body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw AshlarError(.requestTooLarge, "Request is too large.")
         }
-        guard buffer.readableBytes > 0 else {
-            throw AshlarError(.invalidInput, "Malformed request body: the request has no body.")
-        }
+        guard buffer.readableBytes > 0 else { return nil }
         return try JSONValue.parse(Data(buffer.readableBytesView))
     }
 

@@ -10,6 +10,8 @@ public enum SchedulerRPC {
         public static let updateServiceCapabilities = "update_service_capabilities"
         public static let getPools = "get_pools"
         public static let extendVolume = "extend_volume"
+        /// `do_cleanup`: take over now what was left unplaced (POST /workers/cleanup).
+        public static let doCleanup = "do_cleanup"
     }
 
     /// `extend_volume(volume, new_size, reservations, request_spec)`: checks that the volume's pool can take
@@ -106,6 +108,13 @@ public enum SchedulerRPC {
                 RPCMessage(method: Method.getPools, context: context, arguments: filters), to: .scheduler,
                 timeout: timeout)
             return try reply.map { try RPCCoding.decoder.decode([JSONValue].self, from: $0) } ?? []
+        }
+
+        /// Asks the scheduler on `host` to take over now what was left unplaced (a cast).
+        public func doCleanup(host: String, context: CallerContext) async throws {
+            try await transport.cast(
+                RPCMessage(method: Method.doCleanup, context: context, arguments: VolumeRPC.Empty()),
+                to: RPCTarget(topic: topic, server: host))
         }
 
         public func updateServiceCapabilities(_ report: CapabilityReport, context: CallerContext) async throws {

@@ -18,6 +18,8 @@ public enum VolumeRPC {
         public static let terminateConnection = "terminate_connection"
         public static let attachmentUpdate = "attachment_update"
         public static let attachmentDelete = "attachment_delete"
+        /// `do_cleanup`: finish now what was left in a transitional state (POST /workers/cleanup).
+        public static let doCleanup = "do_cleanup"
     }
 
     /// `attachment_update(context, vref, connector, attachment_id)`: the volume service gives the attachment its
@@ -220,6 +222,11 @@ public enum VolumeRPC {
             _ = try await transport.call(
                 RPCMessage(method: Method.terminateConnection, context: context, arguments: args),
                 to: .volume(host: host), timeout: timeout)
+        }
+
+        /// Asks the volume service of `host` to finish now what it finds left in a transitional state (a cast).
+        public func doCleanup(host: String, context: CallerContext) async throws {
+            try await cast(Method.doCleanup, Empty(), host: host, context: context)
         }
 
         /// Connects an attachment and returns its connection info as stored (a call).

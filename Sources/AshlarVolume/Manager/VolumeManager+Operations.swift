@@ -144,6 +144,10 @@ struct VolumeEndpoint: RPCEndpoint {
                 try await manager.attachmentDelete(args, context: message.context)
             }
             return try RPCCoding.encoder.encode([String: String]())
+        case VolumeRPC.Method.doCleanup:
+            // Everything no operation of this service is working on, however recent.
+            await manager.recoverInterruptedWork(olderThan: Date())
+            return nil
         case VolumeRPC.Method.terminateConnection:
             try await manager.terminateConnection(
                 try message.arguments(VolumeRPC.TerminateConnection.self), context: message.context)
