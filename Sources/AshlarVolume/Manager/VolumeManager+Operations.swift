@@ -41,7 +41,7 @@ extension VolumeManager {
                     else { return }
                     try await scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context)
                 } else {
-                    try await fail(volume, context: context, reason: "\(error)")
+                    try await fail(volume, context: context, reason: Self.userReason(error))
                 }
                 return
             }
@@ -61,7 +61,16 @@ extension VolumeManager {
     private func fail(_ volume: Volume, context: CallerContext, reason: String) async throws {
         try await volumes.failCreate(
             volume, messages: messages, requestID: context.requestID, eventID: "VOLUME_VOLUME_003_009",
-            message: "create volume from backend storage: \(host) failed to create the volume: \(reason)")
+            message: "create volume from backend storage: the backend failed to create the volume: \(reason)")
+    }
+
+    /// What a user message says of a failure: the person-written message of a request that cannot be done, never
+    /// a driver's or the system's own text (paths, errno, hosts), which goes to the log.
+    static func userReason(_ error: any Error) -> String {
+        if let error = error as? AshlarError, [.invalidInput, .invalidState, .notFound, .overLimit].contains(error.code) {
+            return error.message
+        }
+        return "the storage reported an error; an administrator can find it in the volume service's log."
     }
 
     /// Deletes the volume's data, then its row. A failure leaves it in `error_deleting` for a retry.

@@ -24,7 +24,7 @@ extension VolumeManager {
                     UserMessage(
                         projectID: snapshot.projectID, requestID: context.requestID, resourceType: "VOLUME_SNAPSHOT",
                         resourceUUID: snapshot.id, eventID: "VOLUME_VOLUME_SNAPSHOT_004_015",
-                        userMessage: "create snapshot: \(host) failed to create the snapshot: \(error)"))
+                        userMessage: "create snapshot: the backend failed to create the snapshot: \(Self.userReason(error))"))
                 return
             }
             CrashPoint.volumeSnapshotMade.reach()
@@ -80,7 +80,7 @@ extension VolumeManager {
                     UserMessage(
                         projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
                         resourceUUID: volume.id, eventID: "VOLUME_VOLUME_006_007",
-                        userMessage: "extend volume: \(host) failed to extend the volume: \(error)"))
+                        userMessage: "extend volume: the backend failed to extend the volume: \(Self.userReason(error))"))
                 return
             }
             CrashPoint.volumeExtendGrown.reach()
@@ -112,7 +112,7 @@ extension VolumeManager {
                     UserMessage(
                         projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
                         resourceUUID: volume.id, eventID: "VOLUME_VOLUME_009_012",
-                        userMessage: "revert to snapshot: \(host) failed to revert the volume: \(error)"))
+                        userMessage: "revert to snapshot: the backend failed to revert the volume: \(Self.userReason(error))"))
             }
             try await snapshots.apply(.restoreEnded, to: args.snapshotID)
             try await volumes.apply(reverted ? .reverted : .revertFailed, to: volume.id)
