@@ -26,7 +26,7 @@ public struct SchedulerService: Service {
     let startedAtDate = Date()
     /// `stale_operation_timeout`, in seconds.
     let staleAfterSeconds: Double
-    let database: AshlarDatabase
+    let snapshots: SnapshotStore
     /// `message_reap_interval`.
     let messageReapInterval: Duration
 
@@ -37,7 +37,7 @@ public struct SchedulerService: Service {
         staleAfter: Duration = .seconds(120)
     ) {
         self.staleAfterSeconds = Double(staleAfter.components.seconds)
-        self.database = database
+        self.snapshots = SnapshotStore(db: database)
         self.host = host
         self.availabilityZone = availabilityZone
         self.scheduler = scheduler
@@ -114,7 +114,7 @@ public struct SchedulerService: Service {
                 logger.warning("volume \(volume.id) was accepted but never placed; scheduling it again")
                 let type = try await types.get(id: volume.volumeTypeID)
                 var resourceBackend: String?
-                if let snapshotID = volume.snapshotID, let snapshot = try await SnapshotStore(db: database).get(snapshotID) {
+                if let snapshotID = volume.snapshotID, let snapshot = try await snapshots.get(snapshotID) {
                     resourceBackend = try await volumes.get(snapshot.volumeID)?.host
                 } else if let sourceID = volume.sourceVolumeID {
                     resourceBackend = try await volumes.get(sourceID)?.host

@@ -109,8 +109,8 @@ extension VolumeManager {
         do {
             let held = Set(
                 try await attachments.onBackend(host).filter { Self.exportHolding.contains($0.status) }.map(\.volumeID))
+            let prefix = iscsi.iqn(forVolume: "")
             for (iqn, state) in try await target.exports() {
-                let prefix = iscsi.iqn(forVolume: "")
                 guard iqn.hasPrefix(prefix) else { continue }
                 let id = String(iqn.dropFirst(prefix.count))
                 // Only this backend's own volumes: another backend may share the daemon.
