@@ -54,7 +54,7 @@ struct Serve: AsyncParsableCommand {
             }
                 ?? .info
         LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
+            var handler = StreamLogHandler.standardError(label: label, metadataProvider: RequestLogMetadata.provider)
             handler.logLevel = level
             return handler
         }

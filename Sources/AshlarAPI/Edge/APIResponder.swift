@@ -30,7 +30,16 @@ struct APIResponder: HTTPResponder {
         var context = context
         let requestID = "req-" + UUID().uuidString.lowercased()
         context.requestID = requestID
-        context.logger[metadataKey: "request_id"] = .string(requestID)
+        return try await RequestLogMetadata.with(["request_id": .string(requestID)]) {
+            try await respond(to: request, context: context, started: started)
+        }
+    }
+
+    private func respond(to request: Request, context: APIRequestContext, started: ContinuousClock.Instant)
+        async throws -> Response
+    {
+        var context = context
+        let requestID = context.requestID
         context.baseURL = Self.baseURL(of: request, publicEndpoint: environment.publicEndpoint)
 
         var isV3 = false
@@ -74,7 +83,10 @@ struct APIResponder: HTTPResponder {
         let quiet = (request.method == .get || request.method == .head) && response.status.code < 400
         context.logger.log(
             level: quiet ? .debug : .info, "\(request.method) \(request.uri) \(response.status.code)",
-            metadata: ["route": "\(route)", "ms": "\(Self.milliseconds(elapsed))"])
+            metadata: [
+                "route": "\(route)", "ms": "\(Self.milliseconds(elapsed))",
+                "project_id": context.caller.projectID.isEmpty ? nil : .string(context.caller.projectID),
+            ].compactMapValues { $0 })
         requestMetrics.record(
             method: request.method.rawValue, route: route, status: response.status.code,
             nanoseconds: elapsed.components.seconds * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
@@ -94,7 +106,6 @@ struct APIResponder: HTTPResponder {
             throw AshlarError(.notFound, "The resource could not be found.")
         }
         context.caller = try identify(request, urlProject: context.urlProjectID, requestID: context.requestID)
-        context.logger[metadataKey: "project_id"] = .string(context.caller.projectID)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > environment.maxRequestBodySize {
             throw AshlarError(.requestTooLarge, "Request is too large.")
         }
@@ -104,7 +115,10 @@ struct APIResponder: HTTPResponder {
         } else {
             head.path = routedPath
         }
-        return try await router.respond(to: Request(head: head, body: request.body), context: context)
+        let routed = Request(head: head, body: request.body)
+        return try await RequestLogMetadata.with(["project_id": .string(context.caller.projectID)]) {
+            [context] in try await router.respond(to: routed, context: context)
+        }
     }
 
     /// noauth as Cinder does it: a token `user:project` names the caller; any other token (the openstack CLI's

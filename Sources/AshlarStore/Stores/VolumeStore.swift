@@ -51,7 +51,10 @@ public struct VolumeStore: Sendable {
 
     /// The volume with this id, in any project; nil when there is none.
     public func get(_ id: String) async throws -> Volume? {
-        try await selectVolumes().where("id", .equal, id).first().map(Self.decode)
+        // The hottest read of the API (clients poll volumes): written once as text, because building and
+        // serialising the same select for every call cost about a tenth of a show's CPU.
+        try await db.read.raw("\(unsafeRaw: Self.selectVolumesSQL) WHERE volumes.id = \(bind: id)").first()
+            .map(Self.decode)
     }
 
     /// The volume with this id if `projectID` may see it (nil project: any).
@@ -174,6 +177,11 @@ public struct VolumeStore: Sendable {
 
     /// Every column of `volumes` plus the type's name, read in the same statement so that views need no second
     /// query and the name is never stale.
+    /// `selectVolumes()` as text.
+    private static let selectVolumesSQL =
+        "SELECT volumes.*, (SELECT volume_types.name FROM volume_types"
+        + " WHERE volume_types.id = volumes.volume_type_id) AS type_name FROM volumes"
+
     private func selectVolumes() -> SQLSelectBuilder {
         db.read.select().column(SQLColumn(SQLLiteral.all, table: SQLIdentifier("volumes")))
             .column(
