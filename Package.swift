@@ -23,6 +23,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/sql-kit.git", from: "3.36.0"),
         .package(url: "https://github.com/vapor/sqlite-kit.git", from: "4.5.2"),
         .package(url: "https://github.com/vapor/sqlite-nio.git", from: "1.13.2"),
+        .package(url: "https://github.com/vapor/postgres-kit.git", from: "2.17.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.12.3"..<"5.0.0"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
@@ -33,7 +35,7 @@ let package = Package(
             name: "AshlarCore",
             swiftSettings: swiftSettings
         ),
-        // Persistence over SQLKit.
+        // Persistence over SQLKit: SQLite (embedded) and PostgreSQL (distributed).
         .target(
             name: "AshlarStore",
             dependencies: [
@@ -41,6 +43,8 @@ let package = Package(
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "SQLiteKit", package: "sqlite-kit"),
                 .product(name: "SQLiteNIO", package: "sqlite-nio"),
+                .product(name: "PostgresKit", package: "postgres-kit"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -126,7 +130,7 @@ let package = Package(
         .testTarget(name: "AshlarCoreTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AshlarStoreTests",
-            dependencies: ["AshlarStore", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["AshlarStore", "AshlarTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AshlarMessagingTests", dependencies: ["AshlarMessaging"], swiftSettings: swiftSettings),
@@ -134,7 +138,10 @@ let package = Package(
         // @testable).
         .target(
             name: "AshlarTestSupport",
-            dependencies: ["AshlarCore", "AshlarVolume"],
+            dependencies: [
+                "AshlarCore", "AshlarStore", "AshlarVolume", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
             path: "Tests/AshlarTestSupport",
             swiftSettings: swiftSettings
         ),

@@ -21,7 +21,8 @@ struct AllInOne {
         -> AllInOne
     {
         try FileManager.default.createDirectory(atPath: config.statePath, withIntermediateDirectories: true)
-        let database = try await AshlarDatabase.open(connection: config.databaseConnection, logger: logger)
+        let database = try await AshlarDatabase.open(
+            connection: config.databaseConnection, options: .init(maxPoolSize: config.databaseMaxPoolSize), logger: logger)
         try await Bootstrap.ensureDefaultType(config: config, database: database, logger: logger)
         let transport = InProcessTransport(logger: logger)
         let reportInterval = Duration.seconds(config.reportInterval)

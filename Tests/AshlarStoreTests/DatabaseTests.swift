@@ -5,6 +5,7 @@ import SQLKit
 import Testing
 
 @testable import AshlarStore
+import AshlarTestSupport
 
 @Suite("AshlarDatabase and Bootstrap", .timeLimit(.minutes(1)))
 struct DatabaseTests {
@@ -92,7 +93,10 @@ struct DatabaseTests {
 
     @Test("unsupported connection URLs are invalid input")
     func unsupportedURL() async throws {
-        for url in ["postgresql://user@localhost/ashlar", "mysql+pymysql://x", "", "sqlite:/relative"] {
+        for url in [
+            "mysql+pymysql://x", "", "sqlite:/relative", "postgresql://localhost/ashlar", "postgresql://u@localhost",
+            "postgresql://u@localhost/a?sslmode=sometimes",
+        ] {
             let error = await ashlarError { _ = try await AshlarDatabase.open(connection: url, logger: quietLogger) }
             #expect(error?.code == .invalidInput, "\(url)")
         }
@@ -160,5 +164,35 @@ struct DatabaseTests {
             try await Bootstrap.ensureDefaultType(config: config, database: db, logger: logger)
             #expect(!box.all.dropFirst(before).contains { $0.0 == .warning })
         }
+    }
+
+    @Test("a PostgreSQL server nobody answers on is .unavailable, naming where it was looked for and not the password")
+    func unreachablePostgreSQL() async throws {
+        let port = Loopback.freePort()
+        let started = ContinuousClock.now
+        let error = await ashlarError {
+            _ = try await AshlarDatabase.open(
+                connection: "postgresql+psycopg2://ashlar:s3cret@127.0.0.1:\(port)/cinder",
+                options: .init(leaseTimeout: .seconds(1)), logger: quietLogger)
+        }
+        #expect(error?.code == .unavailable)
+        #expect(error?.message.contains("127.0.0.1:\(port)") == true)
+        #expect(error?.message.contains("s3cret") == false)
+        #expect(ContinuousClock.now - started < .seconds(10))
+    }
+
+    @Test("connection URLs in upstream's spellings")
+    func connectionURLs() throws {
+        let full = try DatabaseURL("postgresql+psycopg2://cinder:p%40ss@db.example:6432/cinder?sslmode=require")
+        #expect(
+            full
+                == .postgresql(
+                    .init(
+                        host: "db.example", port: 6432, user: "cinder", password: "p@ss", database: "cinder",
+                        sslMode: "require")))
+        #expect(try DatabaseURL("postgres://u@h/d") == .postgresql(.init(host: "h", user: "u", database: "d")))
+        #expect(try DatabaseURL("sqlite://") == .sqlite(path: nil))
+        #expect(try DatabaseURL("sqlite:////var/lib/a.db") == .sqlite(path: "/var/lib/a.db"))
+        #expect(DatabaseURL.redacted("postgresql://u:secret@h/d") == "postgresql://u:***@h/d")
     }
 }

@@ -4,6 +4,7 @@ import SQLKit
 import Testing
 
 @testable import AshlarStore
+import AshlarTestSupport
 
 /// A store with cinder's defaults unless told otherwise.
 private func quotaStore(
@@ -290,6 +291,42 @@ struct QuotaStoreTests {
             // Another project is not held back by p1's usage.
             #expect(try await admittedInsert(db, store, project: "p2", size: 1, limits: limits))
         }
+    }
+
+    @Test(
+        "two pools on one PostgreSQL database, as two API processes, never admit past the limit",
+        .enabled(if: TestPostgres.isAvailable || TestPostgres.isRequired, "PostgreSQL is not installed"))
+    func twoProcessesNeverOvershoot() async throws {
+        let url = try await TestPostgres.newDatabase()
+        let first = try await AshlarDatabase.open(connection: url, logger: quietLogger)
+        let second = try await AshlarDatabase.open(connection: url, logger: quietLogger)
+        do {
+            try await addTypes(first)
+            let stores = [quotaStore(first), quotaStore(second)]
+            // Many small rounds: an overshoot needs two checks at the same moment near the limit.
+            for round in 0..<25 {
+                let project = "p\(round)"
+                try await stores[0].setLimits(projectID: project, ["volumes": 3, "gigabytes": 1000])
+                let limits = try await stores[1].limits(projectID: project)
+                let admitted = try await withThrowingTaskGroup(of: Bool.self) { group in
+                    for i in 0..<24 {
+                        let db = i.isMultiple(of: 2) ? first : second
+                        group.addTask {
+                            try await admittedInsert(db, stores[i % 2], project: project, size: 2, limits: limits)
+                        }
+                    }
+                    return try await group.reduce(0) { $0 + ($1 ? 1 : 0) }
+                }
+                #expect(admitted == 3, "round \(round)")
+                #expect(try await stores[round % 2].usage(projectID: project)["gigabytes"] == 6)
+            }
+        } catch {
+            await first.close()
+            await second.close()
+            throw error
+        }
+        await first.close()
+        await second.close()
     }
 
     @Test("gigabytes are admitted concurrently without overshoot, per type too")

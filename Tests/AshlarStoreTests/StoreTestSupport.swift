@@ -5,6 +5,7 @@ import Synchronization
 import Testing
 
 @testable import AshlarStore
+import AshlarTestSupport
 
 /// A logger that drops everything, so test output stays readable.
 let quietLogger = Logger(label: "ashlar.store.tests", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -52,14 +53,29 @@ func withFileDatabase<T>(_ body: (AshlarDatabase, URL) async throws -> T) async 
 
 /// Which kind of database a parameterised test runs against.
 enum DatabaseKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
-    case memory, file
+    case memory, file, postgresql
     var testDescription: String { rawValue }
 }
 
-func withDatabase<T>(_ kind: DatabaseKind, _ body: (AshlarDatabase) async throws -> T) async throws -> T {
+/// Runs `body` with a new database of `kind`. PostgreSQL runs on the tests' own server (`TestPostgres`); where it is
+/// not installed the PostgreSQL case is skipped with a note, except in CI, where it must run.
+func withDatabase(_ kind: DatabaseKind, _ body: (AshlarDatabase) async throws -> Void) async throws {
     switch kind {
     case .memory: try await withMemoryDatabase(body)
     case .file: try await withFileDatabase { db, _ in try await body(db) }
+    case .postgresql:
+        guard TestPostgres.isAvailable || TestPostgres.isRequired else {
+            print("note: PostgreSQL is not installed; the postgresql case is skipped (scripts/setup-test-env)")
+            return
+        }
+        let db = try await AshlarDatabase.open(connection: try await TestPostgres.newDatabase(), logger: quietLogger)
+        do {
+            try await body(db)
+            await db.close()
+        } catch {
+            await db.close()
+            throw error
+        }
     }
 }
 

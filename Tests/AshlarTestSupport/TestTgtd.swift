@@ -49,7 +49,7 @@ public final class TestTgtd: @unchecked Sendable {
             let control = Int.random(in: 7000...9999)
             // Another tgtd on that port would make ours exit, and tgtadm would then talk to that one.
             if await tgtadmAnswers(control) { continue }
-            let portal = freeTCPPort()
+            let portal = Loopback.freePort()
             switch await launch(control: control, portal: portal, logDirectory: logDirectory) {
             case .success(let process):
                 return TestTgtd(controlPort: control, portalPort: portal, logDirectory: logDirectory, process: process)
@@ -126,7 +126,7 @@ public final class TestTgtd: @unchecked Sendable {
         try? log.close()
         let deadline = ContinuousClock.now + .seconds(3)
         while process.isRunning && ContinuousClock.now < deadline {
-            if await tgtadmAnswers(control), canConnect(port: portal), process.isRunning { return .success(process) }
+            if await tgtadmAnswers(control), Loopback.accepts(port: portal), process.isRunning { return .success(process) }
             try? await Task.sleep(for: .milliseconds(50))
         }
         if process.isRunning { Glibc.kill(process.processIdentifier, SIGKILL) }
@@ -142,38 +142,4 @@ public final class TestTgtd: @unchecked Sendable {
             tgtadm, ["-C", String(control), "--op", "show", "--mode", "system"], timeout: .seconds(5))
         return result?.succeeded ?? false
     }
-
-    /// A TCP port of 127.0.0.1 nobody listens on now: the kernel picks it for a socket bound to port 0.
-    private static func freeTCPPort() -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = loopback(port: 0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(fd, pointer, length) == 0 ? getsockname(fd, pointer, &length) : -1
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
-    private static func canConnect(port: Int) -> Bool {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var address = loopback(port: port)
-        return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
-            }
-        }
-    }
-
-    private static func loopback(port: Int) -> sockaddr_in {
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        return address
-    }
 }
-

@@ -43,6 +43,8 @@ public struct AshlarConfig: Sendable, Equatable {
     public var publicEndpoint: String?
     /// `[database] connection`: defaults to an SQLite file under ``statePath``.
     public var databaseConnection: String
+    /// `[database] max_pool_size`: the most connections this process opens to a database server.
+    public var databaseMaxPoolSize: Int
     /// The scheduler's options.
     public var scheduler: SchedulerOptions
     /// Default per-project quotas.
@@ -231,6 +233,11 @@ public struct AshlarConfig: Sendable, Equatable {
         let databaseConnection: String
         if let connection = layers.setting("connection", in: databaseSection) {
             databaseConnection = substituteStatePath(try connection.string(), statePath: statePath)
+            do {
+                _ = try DatabaseURL(databaseConnection)
+            } catch {
+                throw connection.error(error.message, code: error.code)
+            }
         } else {
             databaseConnection = "sqlite:///" + join(statePath, "ashlar.sqlite")
         }
@@ -274,6 +281,7 @@ public struct AshlarConfig: Sendable, Equatable {
             staleOperationTimeout: try setting("stale_operation_timeout")?.int(in: positive) ?? 120,
             publicEndpoint: try readPublicEndpoint(setting("public_endpoint")),
             databaseConnection: databaseConnection,
+            databaseMaxPoolSize: try layers.setting("max_pool_size", in: databaseSection)?.int(in: positive) ?? 5,
             scheduler: try SchedulerOptions(layers: layers),
             quotas: try QuotaDefaults(layers: layers),
             backends: backends,

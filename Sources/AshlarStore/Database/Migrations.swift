@@ -1,3 +1,4 @@
+import AshlarCore
 import Logging
 import SQLKit
 
@@ -171,6 +172,21 @@ enum Migrations {
             "ALTER TABLE volumes ADD COLUMN provider_auth VARCHAR(255)",
         ],
     ]
+
+    /// The session advisory lock migrations run under on PostgreSQL.
+    static let lockKey = 0x6173_686C_6172_6D  // "ashlarm"
+
+    /// The applied version; 0 for an empty database.
+    static func currentVersion(on db: any SQLDatabase) async throws -> Int {
+        do {
+            return try await db.raw("SELECT version FROM schema_version").first()?.decode(column: "version", as: Int.self)
+                ?? 0
+        } catch let error as AshlarError {
+            throw error  // the database unreachable
+        } catch {
+            return 0  // no schema_version table yet
+        }
+    }
 
     static func run(on db: any SQLDatabase, logger: Logger) async throws {
         try await db.raw("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)").run()

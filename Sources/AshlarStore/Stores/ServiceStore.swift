@@ -11,22 +11,21 @@ public struct ServiceStore: Sendable {
     /// Creates the row if it is missing and refreshes topic and zone; keeps the admin's enabled/disabled choice.
     public func register(host: String, binary: String, topic: String, availabilityZone: String) async throws {
         let now = Date().stored
-        let existing = try await get(host: host, binary: binary)
-        if existing == nil {
-            try await db.write.insert(into: "services")
-                .columns(
-                    "host", "binary_name", "topic", "availability_zone", "disabled", "disabled_reason", "frozen",
-                    "report_count", "backend_state", "created_at", "updated_at"
-                )
-                .values(
-                    SQLBind(host), SQLBind(binary), SQLBind(topic), SQLBind(availabilityZone), SQLBind(false),
-                    SQLBind(String?.none), SQLBind(false), SQLBind(0), SQLBind(String?.none), SQLBind(now), SQLBind(now)
-                )
-                .run()
-        } else {
-            try await db.write.update("services").set("topic", to: topic).set("availability_zone", to: availabilityZone)
-                .set("updated_at", to: now).where("host", .equal, host).where("binary_name", .equal, binary).run()
-        }
+        // One statement: two processes starting with the same host and binary cannot both insert.
+        try await db.write.insert(into: "services")
+            .columns(
+                "host", "binary_name", "topic", "availability_zone", "disabled", "disabled_reason", "frozen",
+                "report_count", "backend_state", "created_at", "updated_at"
+            )
+            .values(
+                SQLBind(host), SQLBind(binary), SQLBind(topic), SQLBind(availabilityZone), SQLBind(false),
+                SQLBind(String?.none), SQLBind(false), SQLBind(0), SQLBind(String?.none), SQLBind(now), SQLBind(now)
+            )
+            .onConflict(with: ["host", "binary_name"]) { conflict in
+                conflict.set(excludedValueOf: "topic").set(excludedValueOf: "availability_zone")
+                    .set(excludedValueOf: "updated_at")
+            }
+            .run()
     }
 
     /// Records a heartbeat.

@@ -58,8 +58,7 @@ struct TableListing: Sendable {
             builder.where(try Self.predicate(column: column, condition.op, condition.value))
         }
         for (key, value) in query.metadata.sorted(by: { $0.key < $1.key }) {
-            let path = "$.\"" + key.replacingOccurrences(of: "\"", with: "") + "\""
-            builder.where(SQLFunction("json_extract", args: SQLIdentifier("metadata"), SQLBind(path)), .equal, SQLBind(value))
+            builder.where(Dialectual.JSONText(column: "metadata", key: key), .equal, SQLBind(value))
         }
     }
 
@@ -135,9 +134,7 @@ struct TableListing: Sendable {
         case .lte: sqlOp = .lessThanOrEqual
         case .like:
             guard case .string(let s) = value else { throw AshlarError.invalidInput("\(column)~ needs a text value") }
-            let escaped = s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
-                .replacingOccurrences(of: "_", with: "\\_")
-            return SQLQueryString("\(ident: column) LIKE \(bind: "%" + escaped + "%") ESCAPE '\\'")
+            return Dialectual.Contains(column: column, text: s)
         }
         return SQLBinaryExpression(SQLIdentifier(column), sqlOp, bind)
     }
