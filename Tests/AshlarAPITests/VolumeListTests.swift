@@ -202,6 +202,8 @@ struct VolumeListTests {
             #expect(try await api.volumeIDs(query: "?metadata=%7B%27k%27:%27v%27%7D") == [a])
             #expect(try await api.volumeIDs(query: "?metadata=%7B%22k%22:%20%22w%22%7D") == [b])
             #expect(try await api.volumeIDs(query: "?metadata=%7B%27k%27:%27x%27%7D") == [])
+            // As the openstack CLI sends it: form-encoded, the space as '+'.
+            #expect(try await api.volumeIDs(query: "?metadata=%7B%27k%27%3A+%27v%27%7D") == [a])
             expectFault(try await api.get("/v3/volumes?metadata=k=v"), .badRequest, "metadata")
             expectFault(try await api.get("/v3/volumes?size=big"), .badRequest, "size")
             let detail = try await api.get("/v3/volumes/detail?name=beta")

@@ -7,7 +7,20 @@ struct ListParameters {
     var params: [(String, String)]
 
     init(_ request: Request) {
-        params = request.uri.queryParameters.map { (String($0.key), String($0.value)) }
+        params = Self.parse(request.uri.query ?? "")
+    }
+
+    /// The pairs of a query string as a form decodes them (as webob does for Cinder): `+` is a space, then
+    /// percent escapes. The openstack CLI sends `metadata={'a':+'b'}`.
+    static func parse(_ query: String) -> [(String, String)] {
+        query.split(separator: "&", omittingEmptySubsequences: true).map { pair in
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            func decode(_ text: Substring) -> String {
+                let spaced = text.replacingOccurrences(of: "+", with: " ")
+                return spaced.removingPercentEncoding ?? spaced
+            }
+            return (decode(parts[0]), parts.count > 1 ? decode(parts[1]) : "")
+        }
     }
 
     func value(_ key: String) -> String? { params.last(where: { $0.0 == key })?.1 }

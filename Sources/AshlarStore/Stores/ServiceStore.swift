@@ -107,3 +107,12 @@ public struct ServiceStore: Sendable {
         )
     }
 }
+
+extension ServiceStore {
+    /// Removes the service's row (`cinder-manage service remove`); true when there was one.
+    @discardableResult
+    public func remove(binary: String, host: String) async throws -> Bool {
+        try await !db.write.delete(from: "services").where("host", .equal, host).where("binary_name", .equal, binary)
+            .returning("host").all().isEmpty
+    }
+}
