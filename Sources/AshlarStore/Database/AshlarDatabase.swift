@@ -182,8 +182,13 @@ public final class AshlarDatabase: Sendable {
         (try await Migrations.currentVersion(on: read), Migrations.steps.count)
     }
 
-    /// Closes every connection.
+    /// Closes every connection. Done in a task of its own, so that a caller being cancelled (a test past its time
+    /// limit, a service stopping) cannot leave a connection open.
     public func close() async {
+        await Task { await closeAll() }.value
+    }
+
+    private func closeAll() async {
         switch backing {
         case .sqlite(let writers, let readers):
             for conn in readers.connections where !writers.connections.contains(where: { $0 === conn }) {
