@@ -53,6 +53,8 @@ public struct AshlarConfig: Sendable, Equatable {
     public var backends: [BackendConfig]
     /// Unknown options, one line each naming file, section and option.
     public var warnings: [String]
+    /// How the services reach each other (`transport_url` and oslo.messaging's options).
+    public var messaging: MessagingOptions
 
     /// Values given on the command line; each one set wins over every file.
     public struct Overrides: Sendable, Equatable {
@@ -285,7 +287,8 @@ public struct AshlarConfig: Sendable, Equatable {
             scheduler: try SchedulerOptions(layers: layers),
             quotas: try QuotaDefaults(layers: layers),
             backends: backends,
-            warnings: unknownOptionWarnings(files: files, enabledBackends: enabledBackends)
+            warnings: unknownOptionWarnings(files: files, enabledBackends: enabledBackends),
+            messaging: try MessagingOptions(layers: layers)
         )
     }
 
@@ -370,6 +373,8 @@ public struct AshlarConfig: Sendable, Equatable {
                     known = defaultSectionOptions
                 } else if section.name == databaseSection {
                     known = databaseOptions
+                } else if section.name == MessagingOptions.section {
+                    known = MessagingOptions.rabbitOptionNames
                 } else if backendSections.contains(section.name) {
                     known = backendSectionOptions
                 } else {
@@ -446,6 +451,7 @@ public struct AshlarConfig: Sendable, Equatable {
         "report_interval", "service_down_time", "osapi_max_limit", "osapi_max_request_body_size",
         "message_ttl", "message_reap_interval", "public_endpoint", "stale_operation_timeout",
     ]).union(SchedulerOptions.optionNames).union(QuotaDefaults.optionNames)
+        .union(MessagingOptions.defaultOptionNames.subtracting(notYetImplementedOptions))
 
     /// Options Ashlar reads from a backend section or `[backend_defaults]`.
     static let backendOptions: Set<String> = [
