@@ -25,7 +25,8 @@ struct AMQPIntegrationTests {
         for i in 0..<3 {
             try await channel.basicPublish(
                 exchange: exchange, routingKey: "key", body: ByteBuffer(string: "m\(i)"),
-                properties: AMQPBasicProperties(contentType: "text/plain", headers: ["n": .int32(Int32(i))], correlationID: "c\(i)"))
+                properties: AMQPBasicProperties(
+                    contentType: "text/plain", headers: ["n": .int32(Int32(i))], correlationID: "c\(i)"))
         }
         let consumer = try await channel.basicConsume(queue: queue.name)
         var iterator = consumer.makeAsyncIterator()

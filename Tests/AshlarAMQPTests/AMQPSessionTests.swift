@@ -30,14 +30,16 @@ struct AMQPSessionTests {
                 try await session.ack(delivery)
             }
         }
-        try await session.publish(exchange: "ashlar-restart", routingKey: "volume.create", body: ByteBuffer(string: "before"))
+        try await session.publish(
+            exchange: "ashlar-restart", routingKey: "volume.create", body: ByteBuffer(string: "before"))
         #expect(await received.wait(for: "before", seconds: 10))
         #expect(await session.connectionCount == 1)
 
         // Stop the broker by PID, start it again on the same port and data.
         await broker.stopServer()
         // During the outage, a publish with a short patience fails as unavailable.
-        let impatient = AMQPSession(configuration: .init(endpoints: [broker.configuration()], unavailableTimeout: .milliseconds(300)))
+        let impatient = AMQPSession(
+            configuration: .init(endpoints: [broker.configuration()], unavailableTimeout: .milliseconds(300)))
         await #expect {
             try await impatient.publish(routingKey: "x", body: ByteBuffer(string: "x"))
         } throws: { ($0 as? AMQPError)?.code == .unavailable }
@@ -45,7 +47,8 @@ struct AMQPSessionTests {
         try await broker.startServer()
 
         // Published after the restart (waits for the session to be back), consumed by the same sequence.
-        try await session.publish(exchange: "ashlar-restart", routingKey: "volume.delete", body: ByteBuffer(string: "after"))
+        try await session.publish(
+            exchange: "ashlar-restart", routingKey: "volume.delete", body: ByteBuffer(string: "after"))
         #expect(await received.wait(for: "after", seconds: 30))
         #expect(await session.connectionCount >= 2)
         await session.close()

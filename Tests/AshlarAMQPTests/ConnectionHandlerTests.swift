@@ -39,8 +39,16 @@ import Testing
 
         /// Handshake and channel 1 open.
         func open() throws {
-            #expect(try channel.readOutbound(as: AMQPOutbound.self).map { if case .protocolHeader = $0 { true } else { false } } == true)
-            try receive(.method(0, .connectionStart(versionMajor: 0, versionMinor: 9, serverProperties: [:], mechanisms: "PLAIN", locales: "en_US")))
+            #expect(
+                try channel.readOutbound(as: AMQPOutbound.self).map {
+                    if case .protocolHeader = $0 { true } else { false }
+                } == true)
+            try receive(
+                .method(
+                    0,
+                    .connectionStart(
+                        versionMajor: 0, versionMinor: 9, serverProperties: [:], mechanisms: "PLAIN", locales: "en_US"))
+            )
             try receive(.method(0, .connectionTune(channelMax: 0, frameMax: 131_072, heartbeat: 0)))
             try receive(.method(0, .connectionOpenOk))
             _ = try outbound()
@@ -55,15 +63,18 @@ import Testing
         let h = try Harness()
         try h.open()
         try h.receive(.method(0, .connectionBlocked(reason: "low on memory")))
-        let held = h.handler.publish(1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer(string: "x"))
+        let held = h.handler.publish(
+            1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer(string: "x"))
         #expect(try h.outbound().isEmpty)
         try h.receive(.method(0, .connectionUnblocked))
         let sent = try h.outbound()
-        #expect(sent.first == .method(1, .basicPublish(exchange: "", routingKey: "q", mandatory: false, immediate: false)))
+        #expect(
+            sent.first == .method(1, .basicPublish(exchange: "", routingKey: "q", mandatory: false, immediate: false)))
         try held.wait()
 
         try h.receive(.method(0, .connectionBlocked(reason: "disk")))
-        let stuck = h.handler.publish(1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
+        let stuck = h.handler.publish(
+            1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
         h.loop.advanceTime(by: .seconds(3))
         #expect(throws: AMQPError.self) { try stuck.wait() }
         #expect(try h.outbound().isEmpty)
@@ -97,9 +108,12 @@ import Testing
         let select = h.handler.request(1, .confirmSelect(noWait: false))
         try h.receive(.method(1, .confirmSelectOk))
         _ = try select.wait()
-        let a = h.handler.publish(1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
-        let b = h.handler.publish(1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
-        let c = h.handler.publish(1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
+        let a = h.handler.publish(
+            1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
+        let b = h.handler.publish(
+            1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
+        let c = h.handler.publish(
+            1, exchange: "", routingKey: "q", mandatory: false, properties: .init(), body: ByteBuffer())
         try h.receive(.method(1, .basicAck(deliveryTag: 2, multiple: true)))
         try a.wait()
         try b.wait()
@@ -111,7 +125,14 @@ import Testing
         let h = try Harness()
         try h.open()
         let long = String(repeating: "q", count: 300)
-        #expect { _ = try h.handler.request(1, .queueDeclare(queue: long, passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: [:])).wait() } throws: {
+        #expect {
+            _ = try h.handler.request(
+                1,
+                .queueDeclare(
+                    queue: long, passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false,
+                    arguments: [:])
+            ).wait()
+        } throws: {
             ($0 as? AMQPError)?.code == .invalidArgument
         }
         #expect(try h.outbound().isEmpty)
@@ -121,9 +142,14 @@ import Testing
         let h = try Harness()
         try h.open()
         let (stream, continuation) = AsyncThrowingStream<AMQPDelivery, any Error>.makeStream()
-        _ = h.handler.consume(1, .basicConsume(queue: "q", consumerTag: "c", noLocal: false, noAck: false, exclusive: false, noWait: false, arguments: [:]), tag: "c", continuation: continuation)
+        _ = h.handler.consume(
+            1,
+            .basicConsume(
+                queue: "q", consumerTag: "c", noLocal: false, noAck: false, exclusive: false, noWait: false,
+                arguments: [:]), tag: "c", continuation: continuation)
         let pending = h.handler.request(1, .queuePurge(queue: "q", noWait: false))
-        try h.receive(.method(0, .connectionClose(replyCode: 320, replyText: "CONNECTION_FORCED", classID: 0, methodID: 0)))
+        try h.receive(
+            .method(0, .connectionClose(replyCode: 320, replyText: "CONNECTION_FORCED", classID: 0, methodID: 0)))
         #expect(try h.outbound().contains(.method(0, .connectionCloseOk)))
         #expect { _ = try pending.wait() } throws: { ($0 as? AMQPError)?.replyCode == 320 }
         #expect(try h.handler.closedPromise.futureResult.wait()?.replyCode == 320)

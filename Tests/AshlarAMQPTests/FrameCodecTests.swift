@@ -15,8 +15,11 @@ import Testing
     @Test func everyMethodRoundTrips() throws {
         let table: AMQPTable = ["a": .int32(1), "b": "x"]
         let methods: [AMQPMethod] = [
-            .connectionStart(versionMajor: 0, versionMinor: 9, serverProperties: table, mechanisms: "PLAIN AMQPLAIN", locales: "en_US"),
-            .connectionStartOk(clientProperties: table, mechanism: "PLAIN", response: "\0guest\0guest", locale: "en_US"),
+            .connectionStart(
+                versionMajor: 0, versionMinor: 9, serverProperties: table, mechanisms: "PLAIN AMQPLAIN",
+                locales: "en_US"),
+            .connectionStartOk(
+                clientProperties: table, mechanism: "PLAIN", response: "\0guest\0guest", locale: "en_US"),
             .connectionSecure(challenge: "c"), .connectionSecureOk(response: "r"),
             .connectionTune(channelMax: 2047, frameMax: 131_072, heartbeat: 60),
             .connectionTuneOk(channelMax: 2047, frameMax: 131_072, heartbeat: 30),
@@ -25,22 +28,30 @@ import Testing
             .connectionCloseOk, .connectionBlocked(reason: "low memory"), .connectionUnblocked,
             .channelOpen, .channelOpenOk, .channelFlow(active: true), .channelFlowOk(active: false),
             .channelClose(replyCode: 406, replyText: "PRECONDITION_FAILED", classID: 40, methodID: 10), .channelCloseOk,
-            .exchangeDeclare(exchange: "e", type: "topic", passive: false, durable: true, autoDelete: false, internal: true, noWait: false, arguments: table),
+            .exchangeDeclare(
+                exchange: "e", type: "topic", passive: false, durable: true, autoDelete: false, internal: true,
+                noWait: false, arguments: table),
             .exchangeDeclareOk, .exchangeDelete(exchange: "e", ifUnused: true, noWait: false), .exchangeDeleteOk,
-            .queueDeclare(queue: "q", passive: false, durable: true, exclusive: true, autoDelete: false, noWait: true, arguments: ["x-expires": 1000]),
+            .queueDeclare(
+                queue: "q", passive: false, durable: true, exclusive: true, autoDelete: false, noWait: true,
+                arguments: ["x-expires": 1000]),
             .queueDeclareOk(queue: "q", messageCount: 3, consumerCount: 1),
             .queueBind(queue: "q", exchange: "e", routingKey: "k", noWait: false, arguments: [:]), .queueBindOk,
             .queueUnbind(queue: "q", exchange: "e", routingKey: "k", arguments: [:]), .queueUnbindOk,
             .queuePurge(queue: "q", noWait: false), .queuePurgeOk(messageCount: 5),
             .queueDelete(queue: "q", ifUnused: false, ifEmpty: true, noWait: false), .queueDeleteOk(messageCount: 2),
             .basicQos(prefetchSize: 0, prefetchCount: 10, global: true), .basicQosOk,
-            .basicConsume(queue: "q", consumerTag: "t", noLocal: false, noAck: true, exclusive: true, noWait: false, arguments: [:]),
-            .basicConsumeOk(consumerTag: "t"), .basicCancel(consumerTag: "t", noWait: true), .basicCancelOk(consumerTag: "t"),
+            .basicConsume(
+                queue: "q", consumerTag: "t", noLocal: false, noAck: true, exclusive: true, noWait: false,
+                arguments: [:]),
+            .basicConsumeOk(consumerTag: "t"), .basicCancel(consumerTag: "t", noWait: true),
+            .basicCancelOk(consumerTag: "t"),
             .basicPublish(exchange: "e", routingKey: "k", mandatory: true, immediate: false),
             .basicReturn(replyCode: 312, replyText: "NO_ROUTE", exchange: "e", routingKey: "k"),
             .basicDeliver(consumerTag: "t", deliveryTag: 1 << 40, redelivered: true, exchange: "e", routingKey: "k"),
             .basicGet(queue: "q", noAck: true),
-            .basicGetOk(deliveryTag: 7, redelivered: false, exchange: "", routingKey: "q", messageCount: 9), .basicGetEmpty,
+            .basicGetOk(deliveryTag: 7, redelivered: false, exchange: "", routingKey: "q", messageCount: 9),
+            .basicGetEmpty,
             .basicAck(deliveryTag: 3, multiple: true), .basicReject(deliveryTag: 4, requeue: true),
             .basicNack(deliveryTag: 5, multiple: false, requeue: true),
             .confirmSelect(noWait: false), .confirmSelectOk,
@@ -52,7 +63,9 @@ import Testing
 
     @Test func bitsArePackedLeastSignificantFirst() throws {
         var buffer = ByteBuffer()
-        try AMQPMethod.queueDeclare(queue: "", passive: true, durable: false, exclusive: true, autoDelete: false, noWait: true, arguments: [:]).encode(into: &buffer)
+        try AMQPMethod.queueDeclare(
+            queue: "", passive: true, durable: false, exclusive: true, autoDelete: false, noWait: true, arguments: [:]
+        ).encode(into: &buffer)
         // class, method, reserved short, empty short string, then one octet of bits 0, 2 and 4.
         #expect(buffer.getInteger(at: 7, as: UInt8.self) == 0b10101)
         var nine = ByteBuffer()
@@ -124,7 +137,8 @@ import Testing
 
     @Test func framesAboveFrameMaxAreRejected() throws {
         var buffer = ByteBuffer()
-        try AMQPFrameEncoder.encode(AMQPFrame(channel: 1, payload: .body(ByteBuffer(repeating: 0, count: 4089))), into: &buffer)
+        try AMQPFrameEncoder.encode(
+            AMQPFrame(channel: 1, payload: .body(ByteBuffer(repeating: 0, count: 4089))), into: &buffer)
         #expect(throws: AMQPError.self) { _ = try AMQPFrameDecoder.decodeFrame(from: &buffer, frameMax: 4096) }
     }
 

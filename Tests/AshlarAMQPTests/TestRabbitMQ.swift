@@ -4,7 +4,7 @@ import NIOCore
 import Testing
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A rabbitmq-server of the tests' own: its own node name, data and log directories, AMQP, distribution and epmd
@@ -14,17 +14,18 @@ final class TestRabbitMQ: @unchecked Sendable {
 
     /// Installed (scripts/setup-test-env installs it as root), or CI, where a missing broker must fail the tests.
     static let isAvailable: Bool =
-        FileManager.default.isExecutableFile(atPath: serverPath) && FileManager.default.isExecutableFile(atPath: epmdPath)
+        FileManager.default.isExecutableFile(atPath: serverPath)
+        && FileManager.default.isExecutableFile(atPath: epmdPath)
         || ProcessInfo.processInfo.environment["CI"] == "true"
     static let unavailableReason = "needs rabbitmq-server (scripts/setup-test-env installs it as root)"
 
     static let epmdPath: String = {
-        for path in ["/usr/bin/epmd", "/usr/lib/erlang/bin/epmd"] where FileManager.default.isExecutableFile(atPath: path) {
+        for path in ["/usr/bin/epmd", "/usr/lib/erlang/bin/epmd"]
+        where FileManager.default.isExecutableFile(atPath: path) {
             return path
         }
         return "/usr/bin/epmd"
     }()
-
 
     let amqpPort: Int
     let directory: URL
@@ -52,20 +53,22 @@ final class TestRabbitMQ: @unchecked Sendable {
 
     /// Starts a new broker and waits (bounded) until it accepts AMQP.
     static func start() async throws -> TestRabbitMQ {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-rabbitmq-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "ashlar-rabbitmq-\(UUID().uuidString)")
         let broker = TestRabbitMQ(directory: directory)
         for sub in ["home", "mnesia", "log"] {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory.appendingPathComponent(sub), withIntermediateDirectories: true)
         }
         // No plugins (management would want ports of its own).
         try "[].\n".write(to: directory.appendingPathComponent("enabled_plugins"), atomically: true, encoding: .utf8)
         try """
-            listeners.tcp.1 = 127.0.0.1:\(broker.amqpPort)
-            loopback_users = none
-            log.console = false
-            log.file.level = info
+        listeners.tcp.1 = 127.0.0.1:\(broker.amqpPort)
+        loopback_users = none
+        log.console = false
+        log.file.level = info
 
-            """.write(to: directory.appendingPathComponent("rabbitmq.conf"), atomically: true, encoding: .utf8)
+        """.write(to: directory.appendingPathComponent("rabbitmq.conf"), atomically: true, encoding: .utf8)
         let epmd = try SpawnedProcess(
             path: epmdPath, arguments: ["-port", "\(broker.epmdPort)", "-address", "127.0.0.1"],
             environment: ProcessInfo.processInfo.environment,
@@ -119,7 +122,8 @@ final class TestRabbitMQ: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(60)
         while Date() < deadline {
             guard process.isRunning else {
-                throw BrokerError("rabbitmq-server exited (\(process.terminationStatus)); see \(directory.path)/server.out")
+                throw BrokerError(
+                    "rabbitmq-server exited (\(process.terminationStatus)); see \(directory.path)/server.out")
             }
             if await amqpAnswers() { return }
             try await Task.sleep(for: .milliseconds(200))
@@ -202,7 +206,9 @@ final class TestRabbitMQ: @unchecked Sendable {
         address.sin_port = 0
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {

@@ -35,7 +35,8 @@ public final class AMQPChannel: Sendable {
 
     /// Declares an exchange (`type`: "direct", "fanout", "topic", "headers", or a plugin's).
     public func exchangeDeclare(
-        _ name: String, type: String, durable: Bool = false, autoDelete: Bool = false, internal isInternal: Bool = false,
+        _ name: String, type: String, durable: Bool = false, autoDelete: Bool = false,
+        internal isInternal: Bool = false,
         passive: Bool = false, arguments: AMQPTable = [:]
     ) async throws {
         _ = try await request(
@@ -76,7 +77,9 @@ public final class AMQPChannel: Sendable {
     }
 
     /// Binds a queue to an exchange.
-    public func queueBind(queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:])
+    public func queueBind(
+        queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:]
+    )
         async throws
     {
         _ = try await request(
@@ -84,7 +87,9 @@ public final class AMQPChannel: Sendable {
     }
 
     /// Removes a binding.
-    public func queueUnbind(queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:])
+    public func queueUnbind(
+        queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:]
+    )
         async throws
     {
         _ = try await request(
@@ -133,7 +138,8 @@ public final class AMQPChannel: Sendable {
         let id = self.id
         try await connection.onLoop {
             $0.publish(
-                id, exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body)
+                id, exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body
+            )
         }
     }
 

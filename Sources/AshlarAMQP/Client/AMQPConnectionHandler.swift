@@ -192,7 +192,9 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
                 closeSlot(slot, error: error)
             case .closeConnection(let error):
                 // Tell the broker why before going.
-                write([.method(0, .connectionClose(replyCode: 505, replyText: "UNEXPECTED_FRAME", classID: 0, methodID: 0))])
+                write([
+                    .method(0, .connectionClose(replyCode: 505, replyText: "UNEXPECTED_FRAME", classID: 0, methodID: 0))
+                ])
                 run(machine.connectionLost(error))
             }
         }
@@ -400,7 +402,8 @@ final class AMQPConnectionHandler: ChannelInboundHandler {
         guard let slot = channels[channelID], slot.machine.state == .open else {
             return eventLoop.makeFailedFuture(AMQPError(.channelClosed, message: "channel \(channelID) is closed"))
         }
-        let method = AMQPMethod.basicPublish(exchange: exchange, routingKey: routingKey, mandatory: mandatory, immediate: false)
+        let method = AMQPMethod.basicPublish(
+            exchange: exchange, routingKey: routingKey, mandatory: mandatory, immediate: false)
         if let error = Self.validate(method, properties: properties) { return eventLoop.makeFailedFuture(error) }
         let (actions, tag) = slot.machine.publish(
             exchange: exchange, routingKey: routingKey, mandatory: mandatory, properties: properties, body: body)

@@ -5,7 +5,8 @@ import NIOCore
 /// The sequence ends normally after `cancel()` or a client close of the channel, and with an `AMQPError` when the
 /// broker cancels the consumer (`.consumerCancelled`, e.g. its queue was deleted), the channel is closed by the
 /// broker (`.channelClosed`) or the connection is lost. Deliveries are buffered without limit: bound them with
-/// `basicQos(prefetchCount:)`. One iterator per consumer.
+/// `basicQos(prefetchCount:)`. One iterator per consumer. Dropping the sequence does not cancel the consumer at
+/// the broker: call `cancel()`.
 public struct AMQPConsumer: AsyncSequence, Sendable {
     public typealias Element = AMQPDelivery
 

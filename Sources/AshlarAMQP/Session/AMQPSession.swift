@@ -189,7 +189,8 @@ public actor AMQPSession {
                 queue: b.queue, exchange: b.exchange, routingKey: b.routingKey, arguments: b.arguments)
         }
         generation += 1
-        let live = Live(connection: connection, channel: channel, publishChannel: publishChannel, generation: generation)
+        let live = Live(
+            connection: connection, channel: channel, publishChannel: publishChannel, generation: generation)
         for (id, record) in consumers {
             try await resume(id, record, on: live)
         }
@@ -277,7 +278,8 @@ public actor AMQPSession {
 
     /// Declares an exchange and remembers it.
     public func exchangeDeclare(
-        _ name: String, type: String, durable: Bool = false, autoDelete: Bool = false, internal isInternal: Bool = false,
+        _ name: String, type: String, durable: Bool = false, autoDelete: Bool = false,
+        internal isInternal: Bool = false,
         arguments: AMQPTable = [:]
     ) async throws {
         try await onChannel {
@@ -329,7 +331,9 @@ public actor AMQPSession {
     }
 
     /// Binds a queue and remembers the binding.
-    public func queueBind(queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:])
+    public func queueBind(
+        queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:]
+    )
         async throws
     {
         try await onChannel {
@@ -340,13 +344,17 @@ public actor AMQPSession {
     }
 
     /// Removes a binding and forgets it.
-    public func queueUnbind(queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:])
+    public func queueUnbind(
+        queue: String, exchange: String, routingKey: String = "", arguments: AMQPTable = [:]
+    )
         async throws
     {
         try await onChannel {
             try await $0.queueUnbind(queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments)
         }
-        bindings.removeAll { $0 == BindingRecord(queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments) }
+        bindings.removeAll {
+            $0 == BindingRecord(queue: queue, exchange: exchange, routingKey: routingKey, arguments: arguments)
+        }
     }
 
     /// Sets the prefetch of the session's consuming channel, now and after each reconnect.
@@ -371,7 +379,9 @@ public actor AMQPSession {
     }
 
     /// Starts a consumer that is resumed after each reconnect.
-    public func consume(queue: String, noAck: Bool = false, exclusive: Bool = false, arguments: AMQPTable = [:])
+    public func consume(
+        queue: String, noAck: Bool = false, exclusive: Bool = false, arguments: AMQPTable = [:]
+    )
         async throws -> AMQPSessionConsumer
     {
         let live = try await ready()

@@ -129,7 +129,9 @@ struct ChannelStateMachine {
                 state = .closed
                 return [
                     .send([.method(id, .channelCloseOk)]),
-                    .closed(.closedByServer(.channelClosed, replyCode: code, replyText: text, classID: classID, methodID: methodID)),
+                    .closed(
+                        .closedByServer(
+                            .channelClosed, replyCode: code, replyText: text, classID: classID, methodID: methodID)),
                 ]
             default:
                 return []
@@ -179,7 +181,9 @@ struct ChannelStateMachine {
             state = .closed
             return [
                 .send([.method(id, .channelCloseOk)]),
-                .closed(.closedByServer(.channelClosed, replyCode: code, replyText: text, classID: classID, methodID: methodID)),
+                .closed(
+                    .closedByServer(
+                        .channelClosed, replyCode: code, replyText: text, classID: classID, methodID: methodID)),
             ]
         case .channelFlow(let active):
             return [.send([.method(id, .channelFlowOk(active: active))])]
@@ -208,7 +212,9 @@ struct ChannelStateMachine {
         return actions
     }
 
-    private mutating func contentComplete(_ method: AMQPMethod, _ header: AMQPContentHeader, _ body: ByteBuffer)
+    private mutating func contentComplete(
+        _ method: AMQPMethod, _ header: AMQPContentHeader, _ body: ByteBuffer
+    )
         -> [Action]
     {
         content = .none

@@ -2,9 +2,9 @@ import NIOCore
 
 /// The protocol logic of an AMQP connection (channel 0 and heartbeats), without I/O: events in, actions out.
 ///
-/// Handshake: protocol header → start / start-ok (PLAIN) → tune / tune-ok → open / open-ok. Then it passes frames of
-/// other channels through, tracks blocked/unblocked, answers a broker close with close-ok, and runs the heartbeat
-/// clock from the times it is told (so tests drive it with made-up times).
+/// Handshake: protocol header → start / start-ok (PLAIN) → tune / tune-ok → open / open-ok. Then it passes
+/// frames of other channels through, tracks blocked/unblocked, answers a broker close with close-ok, and runs
+/// the heartbeat clock from the times it is told (so tests drive it with made-up times).
 struct ConnectionStateMachine {
     struct Configuration: Sendable {
         var user: String
@@ -120,7 +120,8 @@ struct ConnectionStateMachine {
                 ])
             ]
         case (.awaitingTune, .connectionSecure):
-            return fail(AMQPError(.authenticationFailed, message: "the broker asked for a SASL challenge PLAIN has none of"))
+            return fail(
+                AMQPError(.authenticationFailed, message: "the broker asked for a SASL challenge PLAIN has none of"))
         case (.awaitingTune, .connectionTune(let channelMax, let frameMax, let heartbeat)):
             let negotiated = Negotiated(
                 channelMax: Self.lowerNonZero(configuration.channelMax, channelMax),

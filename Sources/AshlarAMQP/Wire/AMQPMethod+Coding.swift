@@ -48,7 +48,8 @@ extension AMQPMethod {
             buffer.writeLongString("")
         case .channelFlow(let active), .channelFlowOk(let active):
             buffer.writeBits(active)
-        case .exchangeDeclare(let exchange, let type, let passive, let durable, let autoDelete, let isInternal,
+        case .exchangeDeclare(
+            let exchange, let type, let passive, let durable, let autoDelete, let isInternal,
             let noWait, let arguments):
             buffer.writeInteger(UInt16(0))
             try buffer.writeShortString(exchange)
@@ -59,7 +60,8 @@ extension AMQPMethod {
             buffer.writeInteger(UInt16(0))
             try buffer.writeShortString(exchange)
             buffer.writeBits(ifUnused, noWait)
-        case .queueDeclare(let queue, let passive, let durable, let exclusive, let autoDelete, let noWait,
+        case .queueDeclare(
+            let queue, let passive, let durable, let exclusive, let autoDelete, let noWait,
             let arguments):
             buffer.writeInteger(UInt16(0))
             try buffer.writeShortString(queue)
@@ -181,7 +183,8 @@ extension AMQPMethod {
             _ = try short()
             return .connectionOpenOk
         case (10, 50):
-            return .connectionClose(replyCode: try int(), replyText: try short(), classID: try int(), methodID: try int())
+            return .connectionClose(
+                replyCode: try int(), replyText: try short(), classID: try int(), methodID: try int())
         case (10, 51): return .connectionCloseOk
         case (10, 60): return .connectionBlocked(reason: buffer.readableBytes > 0 ? try short() : "")
         case (10, 61): return .connectionUnblocked
@@ -241,7 +244,8 @@ extension AMQPMethod {
         case (50, 41): return .queueDeleteOk(messageCount: try int())
         case (50, 50):
             try skipReservedShort()
-            return .queueUnbind(queue: try short(), exchange: try short(), routingKey: try short(), arguments: try table())
+            return .queueUnbind(
+                queue: try short(), exchange: try short(), routingKey: try short(), arguments: try table())
         case (50, 51): return .queueUnbindOk
         case (60, 10):
             return .basicQos(prefetchSize: try int(), prefetchCount: try int(), global: try bits(1)[0])
@@ -266,7 +270,8 @@ extension AMQPMethod {
             let b = try bits(2)
             return .basicPublish(exchange: exchange, routingKey: routingKey, mandatory: b[0], immediate: b[1])
         case (60, 50):
-            return .basicReturn(replyCode: try int(), replyText: try short(), exchange: try short(), routingKey: try short())
+            return .basicReturn(
+                replyCode: try int(), replyText: try short(), exchange: try short(), routingKey: try short())
         case (60, 60):
             let tag = try short()
             let deliveryTag: UInt64 = try int()
