@@ -47,6 +47,8 @@ public actor AMQPSession {
 
     private struct QueueRecord {
         var requestedName: String
+        /// The name the first declare returned: what callers know the queue by.
+        var firstName: String
         var name: String
         var durable, exclusive, autoDelete: Bool
         var arguments: AMQPTable
@@ -313,14 +315,14 @@ public actor AMQPSession {
         queues.removeAll { $0.name == result.name }
         queues.append(
             QueueRecord(
-                requestedName: name, name: result.name, durable: durable, exclusive: exclusive,
+                requestedName: name, firstName: result.name, name: result.name, durable: durable, exclusive: exclusive,
                 autoDelete: autoDelete, arguments: arguments))
         return result.name
     }
 
     /// The current name of a queue the session declared (server-named queues are renamed on reconnect).
     public func queueName(_ declaredName: String) -> String {
-        queues.first { $0.name == declaredName }?.name ?? declaredName
+        queues.first { $0.firstName == declaredName }?.name ?? declaredName
     }
 
     /// Deletes a queue and forgets it and its bindings.
