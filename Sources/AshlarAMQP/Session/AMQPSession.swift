@@ -92,6 +92,8 @@ public actor AMQPSession {
     private let eventLoopGroup: any EventLoopGroup
     private let logger: Logger
     private var live: Live?
+    /// The connection being set up: consumers already resumed on it may deliver, and their acks must go out.
+    private var establishing: Live?
     private var generation = 0
     private var exchanges: [ExchangeRecord] = []
     private var queues: [QueueRecord] = []
@@ -193,6 +195,8 @@ public actor AMQPSession {
         generation += 1
         let live = Live(
             connection: connection, channel: channel, publishChannel: publishChannel, generation: generation)
+        establishing = live
+        defer { establishing = nil }
         for (id, record) in consumers {
             try await resume(id, record, on: live)
         }
@@ -406,20 +410,20 @@ public actor AMQPSession {
 
     /// Acknowledges a delivery; does nothing for one of an earlier connection (the broker requeued it already).
     public func ack(_ delivery: AMQPSessionDelivery, multiple: Bool = false) async throws {
-        guard let live, live.generation == delivery.generation else { return }
+        guard let live = live ?? establishing, live.generation == delivery.generation else { return }
         try await live.channel.basicAck(deliveryTag: delivery.delivery.deliveryTag, multiple: multiple)
     }
 
     /// Negatively acknowledges a delivery; does nothing for one of an earlier connection.
     public func nack(_ delivery: AMQPSessionDelivery, multiple: Bool = false, requeue: Bool = true) async throws {
-        guard let live, live.generation == delivery.generation else { return }
+        guard let live = live ?? establishing, live.generation == delivery.generation else { return }
         try await live.channel.basicNack(
             deliveryTag: delivery.delivery.deliveryTag, multiple: multiple, requeue: requeue)
     }
 
     /// Rejects a delivery; does nothing for one of an earlier connection.
     public func reject(_ delivery: AMQPSessionDelivery, requeue: Bool = true) async throws {
-        guard let live, live.generation == delivery.generation else { return }
+        guard let live = live ?? establishing, live.generation == delivery.generation else { return }
         try await live.channel.basicReject(deliveryTag: delivery.delivery.deliveryTag, requeue: requeue)
     }
 
