@@ -19,14 +19,3 @@ public struct AMQPDelivery: Sendable {
     /// For basic.get: how many messages were left in the queue.
     public var messageCount: UInt32?
 }
-
-/// A mandatory message the broker could not route and sent back (basic.return).
-public struct AMQPReturnedMessage: Sendable {
-    /// The reason, e.g. 312 NO_ROUTE.
-    public var replyCode: UInt16
-    public var replyText: String
-    public var exchange: String
-    public var routingKey: String
-    public var body: ByteBuffer
-    public var properties: AMQPBasicProperties
-}
