@@ -127,6 +127,16 @@ let package = Package(
             path: "bench/CloneBench",
             swiftSettings: swiftSettings
         ),
+        // The AMQP 0-9-1 client: codec, state machines, connection and channel, and the reconnecting session.
+        .target(
+            name: "AshlarAMQP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "AshlarCoreTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AshlarStoreTests",
@@ -157,6 +167,17 @@ let package = Package(
             dependencies: [
                 "AshlarAPI", "AshlarScheduler", "AshlarVolume",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AshlarAMQPTests",
+            dependencies: [
+                "AshlarAMQP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
