@@ -51,11 +51,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // RPC interface and the in-process transport.
+        // RPC: the interface, the in-process transport, and RabbitMQ on oslo.messaging's wire.
         .target(
             name: "AshlarMessaging",
             dependencies: [
-                "AshlarCore",
+                "AshlarCore", "AshlarAMQP",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -143,14 +144,17 @@ let package = Package(
             dependencies: ["AshlarStore", "AshlarTestSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "AshlarMessagingTests", dependencies: ["AshlarMessaging"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "AshlarMessagingTests",
+            dependencies: ["AshlarMessaging", "AshlarTestSupport", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: swiftSettings),
         // What several test targets share: a tgtd of the test's own (debug builds only: it imports AshlarVolume
         // @testable).
         .target(
             name: "AshlarTestSupport",
             dependencies: [
-                "AshlarCore", "AshlarStore", "AshlarVolume", .product(name: "Logging", package: "swift-log"),
-                .product(name: "SQLKit", package: "sql-kit"),
+                "AshlarCore", "AshlarStore", "AshlarVolume", "AshlarAMQP", .product(name: "Logging", package: "swift-log"),
+                .product(name: "SQLKit", package: "sql-kit"), .product(name: "NIOCore", package: "swift-nio"),
             ],
             path: "Tests/AshlarTestSupport",
             swiftSettings: swiftSettings
@@ -174,7 +178,7 @@ let package = Package(
         .testTarget(
             name: "AshlarAMQPTests",
             dependencies: [
-                "AshlarAMQP",
+                "AshlarAMQP", "AshlarTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOEmbedded", package: "swift-nio"),

@@ -1,4 +1,5 @@
 import AshlarAMQP
+import AshlarTestSupport
 import Logging
 import NIOCore
 import NIOPosix

@@ -1,4 +1,5 @@
 import AshlarAMQP
+import AshlarTestSupport
 import Foundation
 import Logging
 import NIOCore

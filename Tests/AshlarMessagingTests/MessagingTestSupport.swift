@@ -108,7 +108,7 @@ func finishes(_ task: Task<Void, any Error>, within timeout: Duration) async -> 
 /// Starts the servers, waits until each consumes (a `ping` call to its own queue answers), runs `body`, then
 /// cancels them and checks that they stop.
 func withServers<R>(
-    _ transport: InProcessTransport, _ servers: [Server], _ body: () async throws -> R
+    _ transport: any RPCTransport, _ servers: [Server], _ body: () async throws -> R
 ) async throws -> R {
     let tasks = servers.map { server in
         Task { try await transport.serve(topic: server.topic, server: server.server, endpoint: server.endpoint) }

@@ -125,7 +125,9 @@ public final class InProcessTransport: RPCTransport {
             logger.error(
                 "RPC \(delivery.message.method) failed: \(error)",
                 metadata: ["request_id": "\(delivery.message.context.requestID)"])
-            delivery.reply?(.failure(AshlarError(.internalError, "\(delivery.message.method) failed: \(error)")))
+            // The error itself stays in this log: internal text never travels to a caller (nor to a user).
+            delivery.reply?(
+                .failure(AshlarError(.internalError, "\(delivery.message.method) failed on the remote service.")))
         }
     }
 }

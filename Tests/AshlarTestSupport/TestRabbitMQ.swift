@@ -9,15 +9,15 @@ import Testing
 
 /// A rabbitmq-server of the tests' own: its own node name, data and log directories, AMQP, distribution and epmd
 /// ports picked free on 127.0.0.1, started and stopped by PID (its epmd too).
-final class TestRabbitMQ: @unchecked Sendable {
-    static let serverPath = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+public final class TestRabbitMQ: @unchecked Sendable {
+    public static let serverPath = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 
     /// Installed (scripts/setup-test-env installs it as root), or CI, where a missing broker must fail the tests.
-    static let isAvailable: Bool =
+    public static let isAvailable: Bool =
         FileManager.default.isExecutableFile(atPath: serverPath)
         && FileManager.default.isExecutableFile(atPath: epmdPath)
         || ProcessInfo.processInfo.environment["CI"] == "true"
-    static let unavailableReason = "needs rabbitmq-server (scripts/setup-test-env installs it as root)"
+    public static let unavailableReason = "needs rabbitmq-server (scripts/setup-test-env installs it as root)"
 
     static let epmdPath: String = {
         for path in ["/usr/bin/epmd", "/usr/lib/erlang/bin/epmd"]
@@ -27,8 +27,8 @@ final class TestRabbitMQ: @unchecked Sendable {
         return "/usr/bin/epmd"
     }()
 
-    let amqpPort: Int
-    let directory: URL
+    public let amqpPort: Int
+    public let directory: URL
     private let distPort: Int
     private let epmdPort: Int
     private let nodeName: String
@@ -45,14 +45,14 @@ final class TestRabbitMQ: @unchecked Sendable {
     }
 
     /// A configuration for this broker as guest.
-    func configuration(heartbeat: UInt16 = 60, password: String = "guest") -> AMQPConnectionConfiguration {
+    public func configuration(heartbeat: UInt16 = 60, password: String = "guest") -> AMQPConnectionConfiguration {
         AMQPConnectionConfiguration(
             host: "127.0.0.1", port: amqpPort, password: password, heartbeat: heartbeat,
             connectionName: "ashlar-amqp-tests", connectTimeout: .seconds(10), requestTimeout: .seconds(10))
     }
 
     /// Starts a new broker and waits (bounded) until it accepts AMQP.
-    static func start() async throws -> TestRabbitMQ {
+    public static func start() async throws -> TestRabbitMQ {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
             "ashlar-rabbitmq-\(UUID().uuidString)")
         let broker = TestRabbitMQ(directory: directory)
@@ -113,7 +113,7 @@ final class TestRabbitMQ: @unchecked Sendable {
     }
 
     /// Starts rabbitmq-server (again, on the same port and data) and waits until AMQP answers.
-    func startServer() async throws {
+    public func startServer() async throws {
         let process = try SpawnedProcess(
             path: Self.serverPath, arguments: [], environment: environment,
             outputPath: directory.appendingPathComponent("server.out").path)
@@ -132,7 +132,7 @@ final class TestRabbitMQ: @unchecked Sendable {
     }
 
     /// Stops rabbitmq-server by its PID (SIGTERM: the script stops the node) and waits, bounded, for it to exit.
-    func stopServer() async {
+    public func stopServer() async {
         guard let process = lock.withLock({ server }) else { return }
         lock.withLock { server = nil }
         // SIGTERM to the script: it stops the VM (its child) and waits for it.
@@ -143,7 +143,7 @@ final class TestRabbitMQ: @unchecked Sendable {
     }
 
     /// Stops the broker and its epmd, by PID (waiting, bounded, for each), and removes its directory.
-    func stop() async {
+    public func stop() async {
         await stopServer()
         let epmd = lock.withLock { self.epmd }
         // epmd keeps no state worth a graceful stop.
@@ -198,7 +198,7 @@ final class TestRabbitMQ: @unchecked Sendable {
         }.value
     }
 
-    static func freeTCPPort() -> Int {
+    public static func freeTCPPort() -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -218,18 +218,20 @@ final class TestRabbitMQ: @unchecked Sendable {
     }
 }
 
-struct BrokerError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct BrokerError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// The broker of a suite: started when the suite begins, reachable as `TestRabbitMQ.current` from its tests, and
 /// stopped (by PID) when the suite ends. Swift Testing has no process-wide teardown, and stopping from `atexit`
 /// would run after Foundation can no longer watch its child processes.
-struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
-    var isRecursive: Bool { false }
+public struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
+    public var isRecursive: Bool { false }
 
-    func provideScope(
+    public init() {}
+
+    public func provideScope(
         for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void
     ) async throws {
         guard TestRabbitMQ.isAvailable else { return try await function() }
@@ -246,15 +248,15 @@ struct RabbitMQBrokerTrait: SuiteTrait, TestScoping {
 
 extension Trait where Self == RabbitMQBrokerTrait {
     /// A rabbitmq-server for the suite's tests (`TestRabbitMQ.current`).
-    static var rabbitMQ: Self { RabbitMQBrokerTrait() }
+    public static var rabbitMQ: Self { RabbitMQBrokerTrait() }
 }
 
 extension TestRabbitMQ {
     /// The broker of the running suite (see `RabbitMQBrokerTrait`).
-    @TaskLocal static var current: TestRabbitMQ?
+    @TaskLocal public static var current: TestRabbitMQ?
 
     /// The suite's broker, or a failure naming the missing trait.
-    static func suiteBroker() throws -> TestRabbitMQ {
+    public static func suiteBroker() throws -> TestRabbitMQ {
         guard let current else { throw BrokerError("no broker: the suite needs the .rabbitMQ trait") }
         return current
     }
