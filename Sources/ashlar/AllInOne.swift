@@ -10,58 +10,94 @@ import Logging
 import Prometheus
 import ServiceLifecycle
 
-/// The services of `ashlar serve`, wired to one database and one in-process bus.
+/// The services one process runs — all of them (`ashlar serve`) or one role (`ashlar api`, `ashlar scheduler`,
+/// `ashlar volume`) — wired to one database and one bus: RabbitMQ when `transport_url` is set, else the in-process
+/// bus (which only `serve` can use: separate processes need a broker between them).
 struct AllInOne {
+    /// What a process runs.
+    enum Role: String, CaseIterable, Sendable {
+        case api, scheduler, volume
+    }
+
     var database: AshlarDatabase
     var services: [any Service]
+    /// The bus, closed after the services stop.
+    var closeBus: @Sendable () async -> Void
 
     static func make(
-        config: AshlarConfig, registry: PrometheusCollectorRegistry, logger: Logger
+        config: AshlarConfig, roles: Set<Role> = Set(Role.allCases), registry: PrometheusCollectorRegistry,
+        logger: Logger
     ) async throws
         -> AllInOne
     {
-        try FileManager.default.createDirectory(atPath: config.statePath, withIntermediateDirectories: true)
-        let database = try await AshlarDatabase.open(
-            connection: config.databaseConnection, options: .init(maxPoolSize: config.databaseMaxPoolSize), logger: logger)
-        try await Bootstrap.ensureDefaultType(config: config, database: database, logger: logger)
-        let transport = InProcessTransport(logger: logger)
-        let reportInterval = Duration.seconds(config.reportInterval)
-
-        var services: [any Service] = []
-        for backend in config.backends {
-            let driver = FileDriver(
-                directory: backend.fileVolumeDir, backendName: backend.volumeBackendName,
-                capacityGB: backend.fileCapacityGB, reservedPercentage: backend.reservedPercentage,
-                maxOverSubscriptionRatio: backend.maxOverSubscriptionRatio,
-                extraCapabilities: backend.extraCapabilities, filterFunction: backend.filterFunction,
-                goodnessFunction: backend.goodnessFunction)
-            let iscsi = try ISCSIConfig(backend: backend)
-            services.append(
-                VolumeManager(
-                    host: backend.host, backendName: backend.volumeBackendName,
-                    availabilityZone: backend.backendAvailabilityZone ?? config.storageAvailabilityZone,
-                    driver: driver, database: database, transport: transport, reportInterval: reportInterval,
-                    logger: logger, target: try ISCSIConfig.target(for: backend, config: iscsi), iscsi: iscsi,
-                    messageTTL: config.messageTTL, staleAfter: .seconds(config.staleOperationTimeout)))
+        let transport: any RPCTransport
+        var closeBus: @Sendable () async -> Void = {}
+        if config.messaging.transportURL != nil {
+            let rabbit = try RabbitTransport(options: config.messaging, logger: logger)
+            await rabbit.start()
+            transport = rabbit
+            closeBus = { await rabbit.close() }
+        } else if roles.count == Role.allCases.count {
+            transport = InProcessTransport(logger: logger)
+        } else {
+            throw AshlarError(
+                .invalidInput,
+                "transport_url is not set: `ashlar \(roles.map(\.rawValue).sorted().joined(separator: ", "))` talks to the other services over RabbitMQ (transport_url = rabbit://USER:PASSWORD@HOST:5672/); `ashlar serve` runs everything in one process without one"
+            )
         }
-        let filterScheduler = try FilterScheduler.make(config.scheduler)
-        services.append(
-            SchedulerService(
-                host: config.host, availabilityZone: config.storageAvailabilityZone, scheduler: filterScheduler,
-                maxAttempts: config.scheduler.maxAttempts, initWaitTime: .seconds(config.scheduler.driverInitWaitTime),
-                serviceDownTime: config.serviceDownTime, reportInterval: reportInterval, database: database,
-                transport: transport, logger: logger, messageTTL: config.messageTTL,
-                messageReapInterval: .seconds(config.messageReapInterval),
-                staleAfter: .seconds(config.staleOperationTimeout)))
-        let environment = APIEnvironment(
-            config: config, database: database, transport: transport, registry: registry, logger: logger)
-        services.append(
-            APIServer.application(
-                environment: environment, host: config.listenAddress, port: config.listenPort, logger: logger,
-                onReady: { url in
-                    logger.info("Ashlar API listening on \(url)/v3 (state in \(config.statePath))")
-                    FileHandle.standardOutput.write(Data("Ashlar is ready at \(url)/v3\n".utf8))
-                }))
-        return AllInOne(database: database, services: services)
+        if roles.contains(.volume) {
+            try FileManager.default.createDirectory(atPath: config.statePath, withIntermediateDirectories: true)
+        }
+        let database = try await AshlarDatabase.open(
+            connection: config.databaseConnection, options: .init(maxPoolSize: config.databaseMaxPoolSize),
+            logger: logger)
+        let reportInterval = Duration.seconds(config.reportInterval)
+        var services: [any Service] = []
+        if roles.contains(.volume) {
+            for backend in config.backends {
+                let driver = FileDriver(
+                    directory: backend.fileVolumeDir, backendName: backend.volumeBackendName,
+                    capacityGB: backend.fileCapacityGB, reservedPercentage: backend.reservedPercentage,
+                    maxOverSubscriptionRatio: backend.maxOverSubscriptionRatio,
+                    extraCapabilities: backend.extraCapabilities, filterFunction: backend.filterFunction,
+                    goodnessFunction: backend.goodnessFunction)
+                let iscsi = try ISCSIConfig(backend: backend)
+                services.append(
+                    VolumeManager(
+                        host: backend.host, backendName: backend.volumeBackendName,
+                        availabilityZone: backend.backendAvailabilityZone ?? config.storageAvailabilityZone,
+                        driver: driver, database: database, transport: transport, reportInterval: reportInterval,
+                        logger: logger, target: try ISCSIConfig.target(for: backend, config: iscsi), iscsi: iscsi,
+                        messageTTL: config.messageTTL, staleAfter: .seconds(config.staleOperationTimeout)))
+            }
+        }
+        if roles.contains(.scheduler) {
+            let filterScheduler = try FilterScheduler.make(config.scheduler)
+            services.append(
+                SchedulerService(
+                    host: config.host, availabilityZone: config.storageAvailabilityZone, scheduler: filterScheduler,
+                    maxAttempts: config.scheduler.maxAttempts,
+                    initWaitTime: .seconds(config.scheduler.driverInitWaitTime),
+                    serviceDownTime: config.serviceDownTime, reportInterval: reportInterval, database: database,
+                    transport: transport, logger: logger, messageTTL: config.messageTTL,
+                    messageReapInterval: .seconds(config.messageReapInterval),
+                    staleAfter: .seconds(config.staleOperationTimeout)))
+        }
+        if roles.contains(.api) {
+            try await Bootstrap.ensureDefaultType(config: config, database: database, logger: logger)
+            let environment = APIEnvironment(
+                config: config, database: database, transport: transport, registry: registry, logger: logger)
+            services.append(
+                APIServer.application(
+                    environment: environment, host: config.listenAddress, port: config.listenPort, logger: logger,
+                    onReady: { url in
+                        logger.info("Ashlar API listening on \(url)/v3 (state in \(config.statePath))")
+                        FileHandle.standardOutput.write(Data("Ashlar is ready at \(url)/v3\n".utf8))
+                    }))
+        } else {
+            FileHandle.standardOutput.write(
+                Data("Ashlar \(roles.map(\.rawValue).sorted().joined(separator: ", ")) is running\n".utf8))
+        }
+        return AllInOne(database: database, services: services, closeBus: closeBus)
     }
 }

@@ -6,6 +6,6 @@ struct Ashlar: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ashlar",
         abstract: "Block storage with the OpenStack Cinder v3 API.",
-        subcommands: [Serve.self, Manage.self, Attach.self, Detach.self],
+        subcommands: [Serve.self, API.self, SchedulerCommand.self, VolumeCommand.self, Manage.self, Attach.self, Detach.self],
         defaultSubcommand: Serve.self)
 }

@@ -97,6 +97,18 @@ final class Server {
         try process.run()
     }
 
+    /// A client of an API that something else started (its process is not this object's).
+    private init(attachingTo url: String) {
+        stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-it-none")
+        stdoutFile = stateDirectory.appendingPathComponent("none.out")
+        stderrFile = stateDirectory.appendingPathComponent("none.err")
+        removesState = false
+        self.url = url
+    }
+
+    /// The client methods (`openstack`, `get`, …) for the API at `url`.
+    static func attach(url: String) async throws -> Server { Server(attachingTo: url) }
+
     /// Starts `ashlar serve` and waits (bounded) for its ready line.
     static func start(
         extraArguments: [String] = [], stateDirectory: URL? = nil, environment: [String: String] = [:]

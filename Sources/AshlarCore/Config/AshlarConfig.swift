@@ -484,7 +484,7 @@ public struct AshlarConfig: Sendable, Equatable {
 
     /// Cinder options that change what a deployment does, which Ashlar does not do yet: a file that sets one is
     /// told so (the distributed shape and images will read them).
-    static let notYetImplementedOptions: Set<String> = ["transport_url", "glance_api_servers"]
+    static let notYetImplementedOptions: Set<String> = ["glance_api_servers"]
 
     /// Options Ashlar reads or tolerates in `[database]` (oslo.db's common ones).
     static let databaseOptions: Set<String> = [
