@@ -188,6 +188,9 @@ let package = Package(
         ),
         // Needs real parts: the built `ashlar` binary and the openstack/cinder clients.
         .testTarget(
-            name: "IntegrationTests", dependencies: ["AshlarCore", "AshlarTestSupport"], swiftSettings: swiftSettings),
+            name: "IntegrationTests",
+            dependencies: [
+                "AshlarCore", "AshlarMessaging", "AshlarTestSupport", .product(name: "Logging", package: "swift-log"),
+            ], swiftSettings: swiftSettings),
     ]
 )
