@@ -1,8 +1,12 @@
 import AshlarAPI
 import AshlarCore
+import AshlarMessaging
 import AshlarStore
 import Foundation
 import HTTPTypes
+import Hummingbird
+import HummingbirdTesting
+import Prometheus
 import Testing
 
 @Suite("Recovery of work whose message was lost", .timeLimit(.minutes(2)))
@@ -73,6 +77,45 @@ struct WorkersCleanupTests {
             #expect(scoped.json["cleaning"].array.compactMap { $0["host"].string } == [TestSystem.backendHost])
             expectFault(try await api.post("/v3/workers/cleanup", ["binary": "nova-compute"], version: "3.24"), .badRequest)
             expectFault(try await api.post("/v3/workers/cleanup", ["colour": "blue"], version: "3.24"), .badRequest)
+        }
+    }
+}
+
+/// A bus whose broker is away: every send fails as `RabbitTransport`'s do.
+private struct UnreachableBus: RPCTransport {
+    func cast(_ message: RPCMessage, to target: RPCTarget) async throws {
+        throw AshlarError(.unavailable, "The message bus is unreachable; try again later.")
+    }
+    func call(_ message: RPCMessage, to target: RPCTarget, timeout: Duration) async throws -> Data? {
+        throw AshlarError(.unavailable, "The message bus is unreachable; try again later.")
+    }
+    func fanout(_ message: RPCMessage, topic: String) async throws {
+        throw AshlarError(.unavailable, "The message bus is unreachable; try again later.")
+    }
+    func serve(topic: String, server: String, endpoint: any RPCEndpoint) async throws {}
+}
+
+@Suite("The bus unreachable", .timeLimit(.minutes(2)))
+struct BusUnreachableTests {
+    @Test("a create the scheduler cannot be told of is a 503 that changed nothing: no volume, no quota used")
+    func createIsRefusedWhole() async throws {
+        try await withSystem { api in
+            let system = api.system
+            let environment = APIEnvironment(
+                config: system.config, database: system.database, transport: UnreachableBus(),
+                registry: PrometheusCollectorRegistry(), logger: quietLogger)
+            let app = APIServer.application(environment: environment, host: "127.0.0.1", port: 0, logger: quietLogger)
+            try await app.test(.router) { client in
+                let cut = API(client: client, system: system)
+                let reply = try await cut.post("/v3/admin/volumes", ["volume": ["size": 1, "name": "lost"]])
+                #expect(reply.status == .serviceUnavailable, "\(reply)")
+                #expect(reply.text.contains("nothing was created"), "\(reply)")
+                #expect(!reply.text.contains("bus is unreachable"), "the bus's own words stay in the log")
+            }
+            let volumes = try await api.get("/v3/admin/volumes")
+            #expect(volumes.json["volumes"].array.isEmpty, "\(volumes)")
+            let usage = try await system.environment.quotaStore.usage(projectID: "admin")
+            #expect(usage["volumes"] == 0 && usage["gigabytes"] == 0)
         }
     }
 }

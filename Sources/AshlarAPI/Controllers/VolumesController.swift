@@ -163,8 +163,15 @@ struct VolumesController {
         do {
             try await env.scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context.caller)
         } catch {
-            // Without a scheduler the volume can never leave `creating`: say so now rather than leave it stuck.
+            // The bus could not take the request (broker away): undo the insert, so the answer is a 503 that
+            // changed nothing, rather than a volume accepted that nobody will make.
             context.logger.error("volume \(volume.id) could not be handed to the scheduler: \(error)")
+            if (try? await env.volumes.delete(volume.id, expected: [.creating])) == true {
+                throw AshlarError(
+                    .unavailable, "The scheduler could not be reached; nothing was created, try again later.",
+                    underlying: error)
+            }
+            // Not even that: the volume can never leave `creating`, so say so now rather than leave it stuck.
             try await env.volumes.failCreate(
                 volume, messages: env.messages, requestID: context.requestID, eventID: "VOLUME_VOLUME_001_003",
                 message: "schedule allocate volume: the scheduler could not be reached; delete the volume and try again.")

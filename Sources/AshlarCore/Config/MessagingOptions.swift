@@ -43,16 +43,21 @@ public struct MessagingOptions: Sendable, Equatable {
         "direct_mandatory_flag", "heartbeat_in_pthread", "rabbit_stream_fanout", "use_queue_manager",
     ]
 
+    /// The setting's URL; a bad one is an error naming the setting's place.
+    private static func transportURL(_ given: AshlarConfig.Setting) throws(ConfigError) -> TransportURL {
+        do {
+            return try TransportURL(given.value)
+        } catch {
+            throw given.error(error.message, code: error.code)
+        }
+    }
+
     init(layers: AshlarConfig.Layers) throws(ConfigError) {
         let main = INIFile.defaultSection
         let defaults = MessagingOptions()
         var url: TransportURL?
         if let given = layers.setting("transport_url", in: main), !given.value.isEmpty {
-            do {
-                url = try TransportURL(given.value)
-            } catch {
-                throw given.error(error.message, code: error.code)
-            }
+            url = try Self.transportURL(given)
         }
         self.init(
             transportURL: url,
