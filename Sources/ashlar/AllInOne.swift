@@ -25,15 +25,15 @@ struct AllInOne {
     var closeBus: @Sendable () async -> Void
 
     static func make(
-        config: AshlarConfig, roles: Set<Role> = Set(Role.allCases), registry: PrometheusCollectorRegistry,
-        logger: Logger
+        config: AshlarConfig, process: ProcessOptions = .init(), roles: Set<Role> = Set(Role.allCases),
+        registry: PrometheusCollectorRegistry, logger: Logger
     ) async throws
         -> AllInOne
     {
         let transport: any RPCTransport
         var closeBus: @Sendable () async -> Void = {}
-        if config.messaging.transportURL != nil {
-            let rabbit = try RabbitTransport(options: config.messaging, logger: logger)
+        if process.messaging.transportURL != nil {
+            let rabbit = try RabbitTransport(options: process.messaging, logger: logger)
             await rabbit.start()
             transport = rabbit
             closeBus = { await rabbit.close() }
@@ -49,7 +49,8 @@ struct AllInOne {
             try FileManager.default.createDirectory(atPath: config.statePath, withIntermediateDirectories: true)
         }
         let database = try await AshlarDatabase.open(
-            connection: config.databaseConnection, options: .init(maxPoolSize: config.databaseMaxPoolSize),
+            connection: config.databaseConnection, options: .init(
+                maxPoolSize: config.databaseMaxPoolSize, leaseTimeout: .seconds(process.databasePoolTimeout)),
             logger: logger)
         let reportInterval = Duration.seconds(config.reportInterval)
         var services: [any Service] = []

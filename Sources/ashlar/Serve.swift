@@ -12,31 +12,39 @@ import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
-/// `ashlar serve`: API, scheduler and every configured volume backend in one process, over SQLite and the
-/// in-process bus.
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Run the API, scheduler and volume services in one process (the embedded default).")
-
+/// The options every service command takes.
+struct ServiceOptions: ParsableArguments {
     @Option(name: .customLong("config-file"), help: "A cinder.conf-style file; repeatable, later files win.")
     var configFiles: [String] = []
 
-    @Option(name: .customLong("state-path"), help: "Where the database and volumes live (default ./ashlar-data).")
-    var statePath: String?
+    @Flag(name: .customLong("debug"), help: "Log at debug level.")
+    var debug = false
+}
 
+/// The API's listener, overriding `osapi_volume_listen` and `osapi_volume_listen_port`.
+struct ListenOptions: ParsableArguments {
     @Option(name: .customLong("bind"), help: "Listen address (default 127.0.0.1).")
     var bind: String?
 
     @Option(name: .customLong("port"), help: "Listen port (default 8776; 0 picks a free one).")
     var port: Int?
+}
 
-    @Flag(name: .customLong("debug"), help: "Log at debug level.")
-    var debug = false
+/// `ashlar serve`: API, scheduler and every configured volume backend in one process, over SQLite and the
+/// in-process bus unless the configuration names a database and a broker.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the API, scheduler and volume services in one process (the embedded default).")
+
+    @OptionGroup var options: ServiceOptions
+    @OptionGroup var listen: ListenOptions
+    @Option(name: .customLong("state-path"), help: "Where the database and volumes live (default ./ashlar-data).")
+    var statePath: String?
 
     func run() async throws {
         try await ServiceProcess.run(
-            roles: Set(AllInOne.Role.allCases), configFiles: configFiles,
-            overrides: .init(statePath: statePath, listenAddress: bind, listenPort: port), debug: debug)
+            roles: Set(AllInOne.Role.allCases), options: options,
+            overrides: .init(statePath: statePath, listenAddress: listen.bind, listenPort: listen.port))
     }
 }
 
@@ -45,19 +53,12 @@ struct API: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "api", abstract: "Run the Block Storage API (needs transport_url and a shared database).")
 
-    @Option(name: .customLong("config-file"), help: "A cinder.conf-style file; repeatable, later files win.")
-    var configFiles: [String] = []
-    @Option(name: .customLong("bind"), help: "Listen address (default 127.0.0.1).")
-    var bind: String?
-    @Option(name: .customLong("port"), help: "Listen port (default 8776; 0 picks a free one).")
-    var port: Int?
-    @Flag(name: .customLong("debug"), help: "Log at debug level.")
-    var debug = false
+    @OptionGroup var options: ServiceOptions
+    @OptionGroup var listen: ListenOptions
 
     func run() async throws {
         try await ServiceProcess.run(
-            roles: [.api], configFiles: configFiles, overrides: .init(listenAddress: bind, listenPort: port),
-            debug: debug)
+            roles: [.api], options: options, overrides: .init(listenAddress: listen.bind, listenPort: listen.port))
     }
 }
 
@@ -66,13 +67,10 @@ struct SchedulerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scheduler", abstract: "Run the scheduler (needs transport_url and a shared database).")
 
-    @Option(name: .customLong("config-file"), help: "A cinder.conf-style file; repeatable, later files win.")
-    var configFiles: [String] = []
-    @Flag(name: .customLong("debug"), help: "Log at debug level.")
-    var debug = false
+    @OptionGroup var options: ServiceOptions
 
     func run() async throws {
-        try await ServiceProcess.run(roles: [.scheduler], configFiles: configFiles, overrides: .init(), debug: debug)
+        try await ServiceProcess.run(roles: [.scheduler], options: options, overrides: .init())
     }
 }
 
@@ -81,16 +79,12 @@ struct VolumeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "volume", abstract: "Run this node's volume services (needs transport_url and a shared database).")
 
-    @Option(name: .customLong("config-file"), help: "A cinder.conf-style file; repeatable, later files win.")
-    var configFiles: [String] = []
+    @OptionGroup var options: ServiceOptions
     @Option(name: .customLong("state-path"), help: "Where volumes live by default (default ./ashlar-data).")
     var statePath: String?
-    @Flag(name: .customLong("debug"), help: "Log at debug level.")
-    var debug = false
 
     func run() async throws {
-        try await ServiceProcess.run(
-            roles: [.volume], configFiles: configFiles, overrides: .init(statePath: statePath), debug: debug)
+        try await ServiceProcess.run(roles: [.volume], options: options, overrides: .init(statePath: statePath))
     }
 }
 
@@ -98,11 +92,14 @@ struct VolumeCommand: AsyncParsableCommand {
 /// in one `ServiceGroup` until SIGTERM or SIGINT, then close the database and the bus.
 enum ServiceProcess {
     static func run(
-        roles: Set<AllInOne.Role>, configFiles: [String], overrides: AshlarConfig.Overrides, debug: Bool
+        roles: Set<AllInOne.Role>, options: ServiceOptions, overrides: AshlarConfig.Overrides
     ) async throws {
+        let debug = options.debug
         let config: AshlarConfig
+        let process: ProcessOptions
         do {
-            config = try AshlarConfig.load(files: configFiles, overrides: overrides)
+            config = try AshlarConfig.load(files: options.configFiles, overrides: overrides)
+            process = try AshlarConfig.processOptions(paths: options.configFiles)
         } catch {
             FileHandle.standardError.write(Data("ashlar: configuration error: \(error)\n".utf8))
             throw ExitCode(2)
@@ -130,7 +127,8 @@ enum ServiceProcess {
 
         let system: AllInOne
         do {
-            system = try await AllInOne.make(config: config, roles: roles, registry: registry, logger: logger)
+            system = try await AllInOne.make(
+                config: config, process: process, roles: roles, registry: registry, logger: logger)
         } catch let error as AshlarError {
             FileHandle.standardError.write(Data("ashlar: \(error.message)\n".utf8))
             throw ExitCode(1)

@@ -4,10 +4,8 @@ import Testing
 
 @Suite("transport_url and messaging options")
 struct MessagingOptionsTests {
-    private func load(_ text: String) throws -> AshlarConfig {
-        try AshlarConfig.make(
-            files: [try INIFile(text: text, path: "ashlar.conf")], overrides: .init(statePath: "/tmp/x"),
-            currentDirectory: "/", machineHostName: { "node" })
+    private func load(_ text: String) throws -> ProcessOptions {
+        try AshlarConfig.processOptions(files: [try INIFile(text: text, path: "ashlar.conf")])
     }
 
     @Test("several hosts in order, credentials decoded, the vhost, the default port and vhost")
@@ -57,5 +55,7 @@ struct MessagingOptionsTests {
         #expect(set.controlExchange == "cinder" && set.rpcResponseTimeout == 30)
         #expect(set.heartbeatTimeoutThreshold == 10 && set.quorumQueues && set.durableQueues)
         #expect(throws: ConfigError.self) { try load("[DEFAULT]\ntransport_url = kafka://x\n") }
+        #expect(try load("[database]\npool_timeout = 7\n").databasePoolTimeout == 7)
+        #expect(try load("").databasePoolTimeout == 30)
     }
 }

@@ -49,6 +49,9 @@ public final class AMQPConnection: Sendable {
         let blockedState = NIOLockedValueBox(false)
         let (events, eventsContinuation) = AsyncStream<AMQPConnectionEvent>.makeStream()
         let deadline = NIODeadline.now() + configuration.connectTimeout
+        // Kept from the initializer rather than looked up in the pipeline later: a broker that closes the
+        // connection at once (a wrong password) has removed it from the pipeline by then.
+        let created = NIOLockedValueBox<NIOLoopBound<AMQPConnectionHandler>?>(nil)
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
@@ -63,6 +66,7 @@ public final class AMQPConnection: Sendable {
                         MessageToByteHandler(AMQPFrameEncoder()),
                     ])
                     try channel.pipeline.syncOperations.addHandler(handler)
+                    created.withLockedValue { $0 = NIOLoopBound(handler, eventLoop: channel.eventLoop) }
                 }
             }
         let channel: any Channel
@@ -74,7 +78,9 @@ public final class AMQPConnection: Sendable {
             throw AMQPError(code, message: "\(configuration.host):\(configuration.port)", underlying: error)
         }
         let (handler, connected, closed) = try await channel.eventLoop.submit {
-            let handler = try channel.pipeline.syncOperations.handler(type: AMQPConnectionHandler.self)
+            guard let handler = created.withLockedValue({ $0 })?.value else {
+                throw AMQPError(.connectionFailed, message: "\(configuration.host):\(configuration.port)")
+            }
             // The rest of the connect timeout is for the handshake.
             let timer = channel.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) {
                 handler.failConnect(AMQPError(.connectTimeout, message: "the AMQP handshake did not finish"))

@@ -53,8 +53,6 @@ public struct AshlarConfig: Sendable, Equatable {
     public var backends: [BackendConfig]
     /// Unknown options, one line each naming file, section and option.
     public var warnings: [String]
-    /// How the services reach each other (`transport_url` and oslo.messaging's options).
-    public var messaging: MessagingOptions
 
     /// Values given on the command line; each one set wins over every file.
     public struct Overrides: Sendable, Equatable {
@@ -235,10 +233,8 @@ public struct AshlarConfig: Sendable, Equatable {
         let databaseConnection: String
         if let connection = layers.setting("connection", in: databaseSection) {
             databaseConnection = substituteStatePath(try connection.string(), statePath: statePath)
-            do {
-                _ = try DatabaseURL(databaseConnection)
-            } catch {
-                throw connection.error(error.message, code: error.code)
+            if let problem = DatabaseURL.problem(databaseConnection) {
+                throw connection.error(problem.message, code: problem.code)
             }
         } else {
             databaseConnection = "sqlite:///" + join(statePath, "ashlar.sqlite")
@@ -287,8 +283,7 @@ public struct AshlarConfig: Sendable, Equatable {
             scheduler: try SchedulerOptions(layers: layers),
             quotas: try QuotaDefaults(layers: layers),
             backends: backends,
-            warnings: unknownOptionWarnings(files: files, enabledBackends: enabledBackends),
-            messaging: try MessagingOptions(layers: layers)
+            warnings: unknownOptionWarnings(files: files, enabledBackends: enabledBackends)
         )
     }
 
@@ -373,8 +368,6 @@ public struct AshlarConfig: Sendable, Equatable {
                     known = defaultSectionOptions
                 } else if section.name == databaseSection {
                     known = databaseOptions
-                } else if section.name == MessagingOptions.section {
-                    known = MessagingOptions.rabbitOptionNames
                 } else if backendSections.contains(section.name) {
                     known = backendSectionOptions
                 } else {
@@ -450,8 +443,9 @@ public struct AshlarConfig: Sendable, Equatable {
         "enabled_backends", "default_volume_type", "storage_availability_zone", "default_availability_zone",
         "report_interval", "service_down_time", "osapi_max_limit", "osapi_max_request_body_size",
         "message_ttl", "message_reap_interval", "public_endpoint", "stale_operation_timeout",
+        // read by `processOptions` (MessagingOptions)
+        "transport_url", "control_exchange", "rpc_response_timeout",
     ]).union(SchedulerOptions.optionNames).union(QuotaDefaults.optionNames)
-        .union(MessagingOptions.defaultOptionNames.subtracting(notYetImplementedOptions))
 
     /// Options Ashlar reads from a backend section or `[backend_defaults]`.
     static let backendOptions: Set<String> = [

@@ -79,6 +79,14 @@ public enum DatabaseURL: Sendable, Equatable {
                 password: components.password?.removingPercentEncoding, database: database, sslMode: sslMode))
     }
 
+    /// What is wrong with `text` as a connection URL; nil when it parses.
+    public static func problem(_ text: String) -> ConfigError? {
+        switch Result(catching: { () throws(ConfigError) -> DatabaseURL in try DatabaseURL(text) }) {
+        case .success: nil
+        case .failure(let error): error
+        }
+    }
+
     private static func unsupported(_ text: String) -> ConfigError {
         ConfigError(
             .unsupported,

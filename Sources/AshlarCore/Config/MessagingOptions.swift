@@ -45,10 +45,9 @@ public struct MessagingOptions: Sendable, Equatable {
 
     /// The setting's URL; a bad one is an error naming the setting's place.
     private static func transportURL(_ given: AshlarConfig.Setting) throws(ConfigError) -> TransportURL {
-        do {
-            return try TransportURL(given.value)
-        } catch {
-            throw given.error(error.message, code: error.code)
+        switch Result(catching: { () throws(ConfigError) -> TransportURL in try TransportURL(given.value) }) {
+        case .success(let url): return url
+        case .failure(let error): throw given.error(error.message, code: error.code)
         }
     }
 
@@ -70,6 +69,18 @@ public struct MessagingOptions: Sendable, Equatable {
             durableQueues: try layers.setting("amqp_durable_queues", in: Self.section)?.bool() ?? false,
             transientQueuesTTL: try layers.setting("rabbit_transient_queues_ttl", in: Self.section)?
                 .int(in: 1...Int.max) ?? defaults.transientQueuesTTL)
+    }
+}
+
+/// What a service process reads besides `AshlarConfig`: the bus, and how long a statement waits for a database
+/// connection (`[database] pool_timeout`, oslo.db's 30 s).
+public struct ProcessOptions: Sendable, Equatable {
+    public var messaging: MessagingOptions
+    public var databasePoolTimeout: Int
+
+    public init(messaging: MessagingOptions = .init(), databasePoolTimeout: Int = 30) {
+        self.messaging = messaging
+        self.databasePoolTimeout = databasePoolTimeout
     }
 }
 
@@ -172,5 +183,22 @@ public struct TransportURL: Sendable, Equatable {
             rest = rest[rest.index(after: at)...]
         }
         return result + rest
+    }
+}
+
+extension AshlarConfig {
+    /// The options of a service process beside `AshlarConfig`: the bus, and the database pool's wait.
+    public static func processOptions(files: [INIFile]) throws(ConfigError) -> ProcessOptions {
+        let layers = Layers(files: files)
+        let messaging = try MessagingOptions(layers: layers)
+        let timeout = try layers.setting("pool_timeout", in: databaseSection)?.int(in: 1...Int.max) ?? 30
+        return ProcessOptions(messaging: messaging, databasePoolTimeout: timeout)
+    }
+
+    /// `processOptions(files:)` from files on disk.
+    public static func processOptions(paths: [String]) throws(ConfigError) -> ProcessOptions {
+        var parsed: [INIFile] = []
+        for path in paths { parsed.append(try INIFile.load(path: path)) }
+        return try processOptions(files: parsed)
     }
 }

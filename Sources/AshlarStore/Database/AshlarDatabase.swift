@@ -51,7 +51,8 @@ public final class AshlarDatabase: Sendable {
         /// How long a statement waits for a connection before it fails with `.unavailable`.
         public var leaseTimeout: Duration
 
-        public init(maxPoolSize: Int = 5, leaseTimeout: Duration = .seconds(10)) {
+        /// The defaults are oslo.db's (`max_pool_size` 5, `pool_timeout` 30 s).
+        public init(maxPoolSize: Int = 5, leaseTimeout: Duration = .seconds(30)) {
             self.maxPoolSize = maxPoolSize
             self.leaseTimeout = leaseTimeout
         }
