@@ -7,6 +7,7 @@ public enum APIServer {
     /// The router with every controller registered, behind the edge responder.
     static func responder(environment: APIEnvironment) -> APIResponder {
         let router = Router(context: APIRequestContext.self)
+        router.add(middleware: BusGate(transport: environment.transport))
         let volumes = VolumesController(env: environment)
         volumes.register(on: router)
         VolumeActionsController(env: environment, volumes: volumes).register(on: router)

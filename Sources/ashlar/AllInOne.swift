@@ -38,7 +38,8 @@ struct AllInOne {
             transport = rabbit
             closeBus = { await rabbit.close() }
         } else if roles.count == Role.allCases.count {
-            transport = InProcessTransport(logger: logger)
+            transport = InProcessTransport(
+                logger: logger, responseTimeout: .seconds(process.messaging.rpcResponseTimeout))
         } else {
             throw AshlarError(
                 .invalidInput,

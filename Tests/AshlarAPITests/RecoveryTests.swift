@@ -81,8 +81,11 @@ struct WorkersCleanupTests {
     }
 }
 
-/// A bus whose broker is away: every send fails as `RabbitTransport`'s do.
+/// A bus whose broker is away: every send fails as `RabbitTransport`'s do. With `known`, the transport also
+/// says so when asked (the connection is down); without, the loss shows only when a send fails.
 private struct UnreachableBus: RPCTransport {
+    var known = false
+    func isReachable() async -> Bool { !known }
     func cast(_ message: RPCMessage, to target: RPCTarget) async throws {
         throw AshlarError(.unavailable, "The message bus is unreachable; try again later.")
     }
@@ -116,6 +119,45 @@ struct BusUnreachableTests {
             #expect(volumes.json["volumes"].array.isEmpty, "\(volumes)")
             let usage = try await system.environment.quotaStore.usage(projectID: "admin")
             #expect(usage["volumes"] == 0 && usage["gigabytes"] == 0)
+        }
+    }
+
+    @Test("while the bus is known to be away, writes that need it are 503 and change nothing; reads and row-only writes work")
+    func writesAreRefusedWhileTheBusIsAway() async throws {
+        try await withSystem { api in
+            try await api.waitForServices()
+            let system = api.system
+            let created = try await api.post("/v3/admin/volumes", ["volume": ["size": 1, "name": "kept"]])
+            let id = try #require(created.json["volume"]["id"].string)
+            #expect(try await poll(timeout: .seconds(20)) { try await system.environment.volumes.get(id)?.status == .available })
+            let usageBefore = try await system.environment.quotaStore.usage(projectID: "admin")
+
+            let environment = APIEnvironment(
+                config: system.config, database: system.database, transport: UnreachableBus(known: true),
+                registry: PrometheusCollectorRegistry(), logger: quietLogger)
+            let app = APIServer.application(environment: environment, host: "127.0.0.1", port: 0, logger: quietLogger)
+            try await app.test(.router) { client in
+                let cut = API(client: client, system: system)
+                let refused = [
+                    try await cut.post("/v3/admin/volumes", ["volume": ["size": 1, "name": "lost"]]),
+                    try await cut.delete("/v3/admin/volumes/\(id)"),
+                    try await cut.post("/v3/admin/volumes/\(id)/action", ["os-extend": ["new_size": 2]]),
+                    try await cut.post("/v3/admin/snapshots", ["snapshot": ["volume_id": .string(id), "name": "s"]]),
+                ]
+                for reply in refused {
+                    #expect(reply.status == .serviceUnavailable, "\(reply)")
+                    #expect(reply.json["serviceUnavailable"]["message"].string?.contains("nothing was changed") == true, "\(reply)")
+                }
+                // Reads, and writes that touch rows only, go on.
+                #expect(try await cut.get("/v3/admin/volumes/\(id)").status == .ok)
+                #expect(try await cut.put("/v3/admin/volumes/\(id)", ["volume": ["name": "renamed"]]).status == .ok)
+                #expect(try await cut.post("/v3/admin/volumes/\(id)/metadata", ["metadata": ["k": "v"]]).status == .ok)
+            }
+            let volume = try #require(try await system.environment.volumes.get(id))
+            #expect(volume.status == .available && volume.size == 1 && volume.name == "renamed")
+            #expect(try await api.get("/v3/admin/volumes").json["volumes"].array.count == 1)
+            #expect(try await api.get("/v3/admin/snapshots").json["snapshots"].array.isEmpty)
+            #expect(try await system.environment.quotaStore.usage(projectID: "admin") == usageBefore)
         }
     }
 }

@@ -68,7 +68,11 @@ func withDatabase(_ kind: DatabaseKind, _ body: (AshlarDatabase) async throws ->
             print("note: PostgreSQL is not installed; the postgresql case is skipped (scripts/setup-test-env)")
             return
         }
-        let db = try await AshlarDatabase.open(connection: try await TestPostgres.newDatabase(), logger: quietLogger)
+        // These tests check what the statements do, not how fast: with every suite running at once a statement can
+        // wait behind hundreds of others for one of the five connections, longer than pool_timeout's 30 s.
+        let db = try await AshlarDatabase.open(
+            connection: try await TestPostgres.newDatabase(), options: .init(leaseTimeout: .seconds(180)),
+            logger: quietLogger)
         do {
             try await body(db)
             await db.close()

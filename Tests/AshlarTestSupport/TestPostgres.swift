@@ -71,7 +71,15 @@ public final class TestPostgres: Sendable {
 
     /// A connection URL of a new, empty database on the shared server.
     public static func newDatabase() async throws -> String {
-        let server = try await shared()
+        try await shared().newDatabase()
+    }
+
+    /// A server of the caller's own, for a test that stops or restarts it (`restart`, `stop`).
+    public static func startOwn() async throws -> TestPostgres { try await start() }
+
+    /// A connection URL of a new, empty database on this server.
+    public func newDatabase() async throws -> String {
+        let server = self
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let admin = try await AshlarDatabase.open(
             connection: server.url(database: "postgres"), migrate: false, logger: Self.quiet)
@@ -84,6 +92,44 @@ public final class TestPostgres: Sendable {
     public func url(database: String) -> String { "postgresql://\(user)@127.0.0.1:\(port)/\(database)?sslmode=disable" }
 
     static let quiet = Logger(label: "test.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    /// The server's current PID (a restart changes it).
+    private var currentPID: Int32? {
+        (try? String(contentsOfFile: directory.path + "/server.pid", encoding: .utf8))
+            .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+    }
+
+    /// Stops the server as an operator's restart would (a fast shutdown: sessions are ended, transactions in
+    /// flight rolled back), keeps it down for `downFor`, and starts it again on the same port and data; returns
+    /// once it takes logins. Bounded: throws when it does not come back within a minute.
+    public func restart(downFor: Duration) async throws {
+        let hold = directory.path + "/hold"
+        FileManager.default.createFile(atPath: hold, contents: nil)
+        if let pid = currentPID { kill(pid, SIGINT) }
+        let down = ContinuousClock.now + .seconds(30)
+        while Loopback.accepts(port: port), ContinuousClock.now < down { try await Task.sleep(for: .milliseconds(50)) }
+        try await Task.sleep(for: downFor)
+        unlink(hold)
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            if Loopback.accepts(port: port),
+                let db = try? await AshlarDatabase.open(
+                    connection: url(database: "postgres"), migrate: false, logger: Self.quiet)
+            {
+                await db.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        throw AshlarError(.internalError, "PostgreSQL did not come back on port \(port) within 60 s")
+    }
+
+    /// Stops a server of the caller's own (`startOwn`) by its PID and removes its folder (the watchdog does both).
+    public func stop() async {
+        FileManager.default.createFile(atPath: directory.path + "/stop", contents: nil)
+        let deadline = ContinuousClock.now + .seconds(30)
+        while Loopback.accepts(port: port), ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
+    }
 
     private static func start() async throws -> TestPostgres {
         guard let bin = binDirectory else {
@@ -117,15 +163,20 @@ public final class TestPostgres: Sendable {
                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off", "-c", "shared_buffers=32MB",
             ]
             let quoted = server.map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
-            // The watchdog: starts the server, and stops it (by its PID) once this test process is gone.
+            let d = directory.path
+            // The watchdog: starts the server and starts it again whenever it stops, unless a `hold` file says to
+            // keep it down (a test's restart) or a `stop` file says it is done; once this test process is gone
+            // (or `stop` is there) it stops the server by its PID and removes the folder.
             let script = """
-                \(quoted) > '\(directory.path)/server-\(port).log' 2>&1 &
-                pg=$!
-                echo $pg > '\(directory.path)/server.pid'
-                while kill -0 \(getpid()) 2>/dev/null && kill -0 $pg 2>/dev/null; do sleep 1; done
+                start() { \(quoted) >> '\(d)/server-\(port).log' 2>&1 & pg=$!; echo $pg > '\(d)/server.pid'; }
+                start
+                while kill -0 \(getpid()) 2>/dev/null && [ ! -e '\(d)/stop' ]; do
+                    if ! kill -0 $pg 2>/dev/null && [ ! -e '\(d)/hold' ]; then start; fi
+                    sleep 0.2
+                done
                 kill -INT $pg 2>/dev/null
                 wait $pg
-                rm -rf '\(directory.path)'
+                rm -rf '\(d)'
                 """
             let watchdog = Process()
             watchdog.executableURL = URL(fileURLWithPath: "/bin/sh")
@@ -156,6 +207,8 @@ public final class TestPostgres: Sendable {
             }
             let log = (try? String(contentsOfFile: "\(directory.path)/server-\(port).log", encoding: .utf8)) ?? ""
             problems.append("port \(port): \(log.suffix(400))")
+            FileManager.default.createFile(atPath: directory.path + "/hold", contents: nil)
+            watchdog.terminate()
             if let text = try? String(contentsOfFile: directory.path + "/server.pid", encoding: .utf8),
                 let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
             {

@@ -6,63 +6,6 @@ import Testing
 import Glibc
 #endif
 
-/// One `ashlar api|scheduler|volume` process of a distributed test, stopped by PID.
-final class ServiceNode {
-    let name: String
-    let arguments: [String]
-    let log: URL
-    private(set) var process = Process()
-
-    init(name: String, arguments: [String], directory: URL) {
-        self.name = name
-        self.arguments = arguments
-        self.log = directory.appendingPathComponent("\(name).log")
-    }
-
-    /// Starts it and waits (bounded) for its ready line; returns the API URL for an API node.
-    @discardableResult
-    func start() async throws -> String {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: Harness.binary)
-        process.arguments = arguments
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let out = log.appendingPathExtension("out")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        let deadline = ContinuousClock.now + .seconds(60)
-        while ContinuousClock.now < deadline, process.isRunning {
-            let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Ashlar ") }) {
-                return line.hasPrefix("Ashlar is ready at ") ? String(line.dropFirst("Ashlar is ready at ".count)) : ""
-            }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        throw Harness.HarnessError("\(name) did not start:\n\(logText)")
-    }
-
-    var logText: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-
-    /// kill -9, as a crash or a power cut would.
-    func kill9() async {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
-    }
-
-    func stop() async {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-    }
-
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-}
-
 /// The services as separate processes over a real RabbitMQ and PostgreSQL, driven by the openstack CLI.
 @Suite(
     .serialized, .timeLimit(.minutes(6)),

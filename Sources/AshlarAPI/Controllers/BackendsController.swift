@@ -33,7 +33,7 @@ struct BackendsController {
             guard let type = try await env.types.find(typeName) else { throw AshlarError.volumeTypeNotFound(typeName) }
             filters.extraSpecs = type.extraSpecs
         }
-        let pools = try await env.scheduler.getPools(filters, context: context.caller, timeout: .seconds(30))
+        let pools = try await env.scheduler.getPools(filters, context: context.caller)
         let shown: [JSONValue] = pools.map { pool in
             guard !detail, let name = pool.objectValue?["name"] else { return pool }
             return ["name": name]
@@ -49,7 +49,7 @@ struct BackendsController {
         guard !services.isEmpty else { throw AshlarError(.notFound, "Service \(host) could not be found.") }
         let caps: [String: JSONValue]
         do {
-            caps = try await env.volumeRPC.getCapabilities(host: host, context: context.caller, timeout: .seconds(10))
+            caps = try await env.volumeRPC.getCapabilities(host: host, context: context.caller)
         } catch let error as AshlarError where error.code == .unavailable {
             throw AshlarError(.unavailable, "The volume service \(host) did not answer: is it running?")
         }

@@ -102,11 +102,13 @@ public enum SchedulerRPC {
         }
 
         /// The pools as the scheduler sees them, filtered (a call).
-        public func getPools(_ filters: GetPools, context: CallerContext, timeout: Duration) async throws -> [JSONValue]
+        public func getPools(
+            _ filters: GetPools, context: CallerContext, timeout: Duration? = nil
+        ) async throws -> [JSONValue]
         {
             let reply = try await transport.call(
                 RPCMessage(method: Method.getPools, context: context, arguments: filters), to: .scheduler,
-                timeout: timeout)
+                timeout: timeout ?? transport.responseTimeout)
             return try reply.map { try RPCCoding.decoder.decode([JSONValue].self, from: $0) } ?? []
         }
 

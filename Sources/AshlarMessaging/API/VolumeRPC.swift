@@ -206,22 +206,22 @@ public enum VolumeRPC {
 
         /// Exports the volume for a connector and returns the connection info (a call: the caller needs it).
         public func initializeConnection(
-            host: String, _ args: InitializeConnection, context: CallerContext, timeout: Duration = .seconds(60)
+            host: String, _ args: InitializeConnection, context: CallerContext, timeout: Duration? = nil
         ) async throws -> [String: JSONValue] {
             let reply = try await transport.call(
                 RPCMessage(method: Method.initializeConnection, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout)
+                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
             guard let reply else { return [:] }
             return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
         }
 
         /// Ends a connection (a call, so the caller knows the export is gone before it says detached).
         public func terminateConnection(
-            host: String, _ args: TerminateConnection, context: CallerContext, timeout: Duration = .seconds(60)
+            host: String, _ args: TerminateConnection, context: CallerContext, timeout: Duration? = nil
         ) async throws {
             _ = try await transport.call(
                 RPCMessage(method: Method.terminateConnection, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout)
+                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
         }
 
         /// Asks the volume service of `host` to finish now what it finds left in a transitional state (a cast).
@@ -231,22 +231,22 @@ public enum VolumeRPC {
 
         /// Connects an attachment and returns its connection info as stored (a call).
         public func attachmentUpdate(
-            host: String, _ args: AttachmentUpdate, context: CallerContext, timeout: Duration = .seconds(60)
+            host: String, _ args: AttachmentUpdate, context: CallerContext, timeout: Duration? = nil
         ) async throws -> [String: JSONValue] {
             let reply = try await transport.call(
                 RPCMessage(method: Method.attachmentUpdate, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout)
+                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
             guard let reply else { return [:] }
             return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
         }
 
         /// Ends an attachment's connection and removes it (a call: the caller answers only once it is gone).
         public func attachmentDelete(
-            host: String, _ args: AttachmentDelete, context: CallerContext, timeout: Duration = .seconds(60)
+            host: String, _ args: AttachmentDelete, context: CallerContext, timeout: Duration? = nil
         ) async throws {
             _ = try await transport.call(
                 RPCMessage(method: Method.attachmentDelete, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout)
+                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
         }
 
         private func cast(
@@ -265,13 +265,13 @@ public enum VolumeRPC {
 
         /// The backend's current capabilities (a call).
         public func getCapabilities(
-            host: String, context: CallerContext, timeout: Duration = .seconds(60)
+            host: String, context: CallerContext, timeout: Duration? = nil
         )
             async throws -> [String: JSONValue]
         {
             let reply = try await transport.call(
                 RPCMessage(method: Method.getCapabilities, context: context, arguments: Empty()),
-                to: .volume(host: host), timeout: timeout)
+                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
             guard let reply else { return [:] }
             return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
         }

@@ -29,9 +29,11 @@ public final class InProcessTransport: RPCTransport {
 
     private let state = Mutex(State())
     private let logger: Logger
+    public let responseTimeout: Duration
 
-    public init(logger: Logger = Logger(label: "ashlar.bus")) {
+    public init(logger: Logger = Logger(label: "ashlar.bus"), responseTimeout: Duration = .seconds(60)) {
         self.logger = logger
+        self.responseTimeout = responseTimeout
     }
 
     public func cast(_ message: RPCMessage, to target: RPCTarget) async throws {

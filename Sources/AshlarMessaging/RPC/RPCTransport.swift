@@ -21,4 +21,15 @@ public protocol RPCTransport: Sendable {
     /// Consumes messages for `topic` (shared, round-robin), `topic.server` and the topic's fanout until the
     /// calling task is cancelled. Each message is handled in its own task.
     func serve(topic: String, server: String, endpoint: any RPCEndpoint) async throws
+    /// How long a call waits for its reply unless the caller says otherwise (`rpc_response_timeout`).
+    var responseTimeout: Duration { get }
+    /// Whether a send would reach the bus now. The API asks before it records work it would have to hand on, so
+    /// that with the broker away a write is refused without changing anything.
+    func isReachable() async -> Bool
+}
+
+extension RPCTransport {
+    /// oslo.messaging's default `rpc_response_timeout`.
+    public var responseTimeout: Duration { .seconds(60) }
+    public func isReachable() async -> Bool { true }
 }

@@ -50,6 +50,11 @@ public final class RabbitTransport: RPCTransport {
             configuration: .init(endpoints: endpoints, unavailableTimeout: .seconds(10)), logger: logger)
     }
 
+    public var responseTimeout: Duration { .seconds(options.rpcResponseTimeout) }
+
+    /// Connected to a broker now (between a broker's loss and the reconnection, not).
+    public func isReachable() async -> Bool { await session.isConnected }
+
     /// Connects (in the background; calls wait, bounded, for the connection).
     public func start() async {
         await session.start()

@@ -1,0 +1,133 @@
+import AshlarTestSupport
+import Foundation
+import Testing
+
+/// The distributed services under the failures that hurt Cinder's operators — the broker restarted, the scheduler
+/// killed, the database restarted — each during a steady stream of creates. Whatever fails, every create that got
+/// a 202 ends `available` or `error` with a message, nothing stays in a transitional state, a refused request left
+/// nothing behind, and the quota counts exactly the volumes there are.
+@Suite(
+    .serialized, .timeLimit(.minutes(8)),
+    .enabled(
+        if: (TestRabbitMQ.isAvailable && TestPostgres.isAvailable) || TestPostgres.isRequired,
+        "needs rabbitmq-server and PostgreSQL (scripts/setup-test-env)"))
+struct DistributedFailureTests {
+    /// A stale operation is taken over after 5 s, so that a message lost with a killed process is redone soon.
+    static let fastRecovery = "stale_operation_timeout = 5"
+
+    @Test func rabbitMQRestartsDuringAStreamOfCreates() async throws {
+        let lab = try await DistributedLab.start(
+            database: try await TestPostgres.newDatabase(), volumeHosts: ["block1", "block2"], extra: Self.fastRecovery)
+        do {
+            let stream = Task { [base = lab.cli.url] in
+                await CreateStream.run(base: base, count: 80, interval: .milliseconds(100), prefix: "rmq")
+            }
+            try await Task.sleep(for: .seconds(2))
+            await lab.broker.stopServer()
+            try await Task.sleep(for: .seconds(3))
+            try await lab.broker.startServer()
+            let answers = await stream.value
+
+            let accepted = answers.compactMap { $0.status == 202 ? $0.id : nil }
+            let refused = answers.filter { $0.status != 202 }
+            #expect(refused.allSatisfy { $0.status == 503 }, "a write with the broker away is a 503: \(refused.map(\.status))")
+            #expect(!refused.isEmpty, "some creates fell in the 3 s outage and were refused")
+            #expect(accepted.count >= 20, "creates before and after the outage were accepted: \(accepted.count)")
+
+            // Every service reconnects by itself: new work flows end to end again.
+            let after = try await lab.cli.api("POST", "/admin/volumes", ["volume": ["size": 1, "name": "after"]])
+            #expect(after.status == 202)
+            let volumes = try await lab.settledVolumes()
+            #expect(volumes.count == accepted.count + 1, "a refused create left no row")
+            #expect(Set(accepted).isSubset(of: Set(volumes.keys)))
+            if let id = (after.json["volume"] as? [String: Any])?["id"] as? String {
+                #expect(volumes[id] == "available", "a create after the restart is made")
+            }
+            for (id, status) in volumes where status == "error" {
+                #expect(try await lab.hasUserMessage(id), "volume \(id) ended in error without a user message")
+            }
+            #expect(try await lab.volumesInQuota() == volumes.count)
+            #expect(
+                try await lab.cli.eventually(.seconds(20)) {
+                    try await lab.servicesUp()
+                        == ["cinder-scheduler/controller", "cinder-volume/block1@file", "cinder-volume/block2@file"]
+                }, "every service is up again")
+        } catch {
+            await lab.stop()
+            throw error
+        }
+        await lab.stop()
+    }
+
+    @Test func theSchedulerIsKilledDuringAStreamOfCreates() async throws {
+        let lab = try await DistributedLab.start(
+            database: try await TestPostgres.newDatabase(), volumeHosts: ["block1"], extra: Self.fastRecovery)
+        do {
+            let stream = Task { [base = lab.cli.url] in
+                await CreateStream.run(base: base, count: 60, interval: .milliseconds(50), prefix: "sched")
+            }
+            try await Task.sleep(for: .seconds(1))
+            await lab.scheduler.kill9()
+            try await Task.sleep(for: .seconds(2))
+            try await lab.scheduler.start()
+            let answers = await stream.value
+
+            // With the broker up, the API takes every create: they wait in the scheduler's queue.
+            let accepted = answers.compactMap { $0.status == 202 ? $0.id : nil }
+            #expect(accepted.count == answers.count, "\(answers.map(\.status))")
+            let volumes = try await lab.settledVolumes()
+            #expect(Set(volumes.keys) == Set(accepted))
+            // A create the dead scheduler had taken but not placed is placed by the new one: none is lost.
+            #expect(volumes.values.allSatisfy { $0 == "available" }, "\(volumes.filter { $0.value != "available" })")
+            #expect(try await lab.volumesInQuota() == volumes.count)
+        } catch {
+            await lab.stop()
+            throw error
+        }
+        await lab.stop()
+    }
+
+    @Test func postgreSQLRestartsDuringAStreamOfCreates() async throws {
+        // A server of this test's own: restarting the shared one would fail other tests' requests.
+        let postgres = try await TestPostgres.startOwn()
+        let lab: DistributedLab
+        do {
+            lab = try await DistributedLab.start(
+                database: try await postgres.newDatabase(), volumeHosts: ["block1"],
+                extra: Self.fastRecovery, databaseOptions: "pool_timeout = 3")
+        } catch {
+            await postgres.stop()
+            throw error
+        }
+        do {
+            let stream = Task { [base = lab.cli.url] in
+                await CreateStream.run(base: base, count: 60, interval: .milliseconds(100), prefix: "pg")
+            }
+            try await Task.sleep(for: .seconds(2))
+            try await postgres.restart(downFor: .seconds(3))
+            let answers = await stream.value
+
+            let accepted = answers.compactMap { $0.status == 202 ? $0.id : nil }
+            let failed = answers.filter { $0.status != 202 }
+            // Requests that met the database away, or lost their connection in flight, fail cleanly: a 503.
+            #expect(failed.allSatisfy { $0.status == 503 }, "\(failed.map(\.status))")
+            #expect(!failed.isEmpty, "some creates fell in the 3 s outage")
+            // The pools reconnect: work flows again.
+            let after = try await lab.cli.api("POST", "/admin/volumes", ["volume": ["size": 1, "name": "after"]])
+            #expect(after.status == 202)
+            let volumes = try await lab.settledVolumes()
+            #expect(Set(accepted).isSubset(of: Set(volumes.keys)))
+            #expect(volumes.count == accepted.count + 1, "a failed create left no row")
+            for (id, status) in volumes where status == "error" {
+                #expect(try await lab.hasUserMessage(id), "volume \(id) ended in error without a user message")
+            }
+            #expect(try await lab.volumesInQuota() == volumes.count, "the quota counts exactly what exists")
+        } catch {
+            await lab.stop()
+            await postgres.stop()
+            throw error
+        }
+        await lab.stop()
+        await postgres.stop()
+    }
+}
