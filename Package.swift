@@ -139,6 +139,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "AshlarCoreTests", dependencies: ["AshlarCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "AshlarSchedulerTests", dependencies: ["AshlarScheduler"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AshlarStoreTests",
             dependencies: ["AshlarStore", "AshlarTestSupport", .product(name: "Logging", package: "swift-log")],

@@ -29,6 +29,8 @@ public struct SchedulerService: Service {
     let snapshots: SnapshotStore
     /// `message_reap_interval`.
     let messageReapInterval: Duration
+    /// What heartbeats are judged against, given the database outages this scheduler saw.
+    let liveness = LivenessClock()
 
     public init(
         host: String, availabilityZone: String, scheduler: FilterScheduler, maxAttempts: Int, initWaitTime: Duration,
@@ -79,7 +81,13 @@ public struct SchedulerService: Service {
                             await recoverUnplaced(changedBefore: cutoff)
                             cutoff = Date().addingTimeInterval(-staleAfterSeconds)
                             do {
-                                try await services.heartbeat(host: host, binary: ServiceRecord.schedulerBinary)
+                                do {
+                                    try await services.heartbeat(host: host, binary: ServiceRecord.schedulerBinary)
+                                    liveness.beatSucceeded()
+                                } catch {
+                                    liveness.beatFailed()
+                                    throw error
+                                }
                                 // User messages past their guaranteed_until go, every message_reap_interval.
                                 if ContinuousClock.now - lastReap >= messageReapInterval {
                                     try await messages.reap()
@@ -234,7 +242,9 @@ public struct SchedulerService: Service {
     /// Tells the host manager which backends may not take volumes now: down (no heartbeat within
     /// `service_down_time`), disabled or frozen. One query per decision that returns only those, usually none.
     func refreshUsableBackends() async throws {
-        let unusable = try await services.unusableHosts(binary: ServiceRecord.volumeBinary, downTime: serviceDownTime)
+        let unusable = try await services.unusableHosts(
+            binary: ServiceRecord.volumeBinary, downTime: serviceDownTime,
+            now: liveness.asOf(downTime: serviceDownTime))
         await hostManager.setUnusable(Set(unusable))
     }
 

@@ -212,6 +212,16 @@ extension DistributedLab {
         return (set?["volumes"] as? [String: Any])?["in_use"] as? Int ?? -1
     }
 
+    /// The user messages of `ids`, for a failure's message.
+    func userMessages(_ ids: some Sequence<String>) async throws -> [String] {
+        var texts: [String] = []
+        for id in ids {
+            let messages = try await cli.get("/admin/messages?resource_uuid=\(id)")["messages"] as? [[String: Any]] ?? []
+            texts += messages.compactMap { $0["user_message"] as? String }
+        }
+        return texts
+    }
+
     /// Whether an errored volume carries a user message that says why.
     func hasUserMessage(_ id: String) async throws -> Bool {
         let messages = try await cli.get("/admin/messages?resource_uuid=\(id)")["messages"] as? [[String: Any]] ?? []

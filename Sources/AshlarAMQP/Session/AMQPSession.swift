@@ -15,8 +15,8 @@ import NIOPosix
 /// - A publish in flight when the connection dies fails (its confirm never comes); publishes during an outage
 ///   wait up to `unavailableTimeout` for a connection, then fail with `.unavailable`. The session does not retry
 ///   publishes itself: whether a possibly-duplicated message is acceptable is the caller's call.
-/// - A method the broker refuses with a channel close (e.g. 406) is thrown to the caller and not remembered; the
-///   session then reconnects, as its channel is gone.
+/// - A method or a publish the broker refuses with a channel close (e.g. 406, or 404 for a missing exchange) is
+///   thrown to the caller and not remembered; the session then reconnects, as its channel is gone.
 public actor AMQPSession {
     /// Endpoints and timing.
     public struct Configuration: Sendable {
@@ -380,8 +380,15 @@ public actor AMQPSession {
         mandatory: Bool = false
     ) async throws {
         let live = try await ready()
-        try await live.publishChannel.basicPublish(
-            exchange: exchange, routingKey: routingKey, body: body, properties: properties, mandatory: mandatory)
+        do {
+            try await live.publishChannel.basicPublish(
+                exchange: exchange, routingKey: routingKey, body: body, properties: properties, mandatory: mandatory)
+        } catch let error as AMQPError where error.code == .channelClosed {
+            // The broker closed the publishing channel (a publish to an exchange that is gone is a 404): without a
+            // new connection every later publish would fail too.
+            if self.live?.generation == live.generation { await live.connection.close() }
+            throw error
+        }
     }
 
     /// Starts a consumer that is resumed after each reconnect.

@@ -166,10 +166,16 @@ struct VolumesController {
             // The bus could not take the request (broker away): undo the insert, so the answer is a 503 that
             // changed nothing, rather than a volume accepted that nobody will make.
             context.logger.error("volume \(volume.id) could not be handed to the scheduler: \(error)")
-            if (try? await env.volumes.delete(volume.id, expected: [.creating])) == true {
+            if (try? await env.volumes.delete(volume.id, expected: [.creating], unplaced: true)) == true {
                 throw AshlarError(
                     .unavailable, "The scheduler could not be reached; nothing was created, try again later.",
                     underlying: error)
+            }
+            // A publish whose confirm was lost with the connection may have arrived: if the scheduler has placed
+            // the volume, it is being made, and the answer says so.
+            if let now = try? await env.volumes.get(volume.id), now.host != nil || now.status != .creating {
+                context.logger.info("volume \(volume.id) reached the scheduler after all; accepted")
+                return JSONResponse.make(["volume": VolumeView.detail(volume, context)], status: .accepted)
             }
             // Not even that: the volume can never leave `creating`, so say so now rather than leave it stuck.
             try await env.volumes.failCreate(

@@ -47,7 +47,9 @@ public final class RabbitTransport: RPCTransport {
                 connectTimeout: .seconds(5), requestTimeout: .seconds(30))
         }
         session = AMQPSession(
-            configuration: .init(endpoints: endpoints, unavailableTimeout: .seconds(10)), logger: logger)
+            // At most 2 s between reconnection rounds: once a broker is back every service is too, within seconds.
+            configuration: .init(endpoints: endpoints, maximumBackoff: .seconds(2), unavailableTimeout: .seconds(10)),
+            logger: logger)
     }
 
     public var responseTimeout: Duration { .seconds(options.rpcResponseTimeout) }
@@ -82,8 +84,12 @@ public final class RabbitTransport: RPCTransport {
     public func fanout(_ message: RPCMessage, topic: String) async throws {
         let body = try OsloWire.encode(message, uniqueID: Self.hexID())
         let exchange = topic + "_fanout"
-        try await declareOnce("exchange:" + exchange) {
-            try await self.session.exchangeDeclare(exchange, type: "fanout", durable: false, autoDelete: true)
+        // Declared before every fanout, not once: the exchange auto-deletes when its last server goes (a scheduler
+        // killed and started again), and a publish to an exchange that is gone closes the channel.
+        do {
+            try await session.exchangeDeclare(exchange, type: "fanout", durable: false, autoDelete: true)
+        } catch let error as AMQPError {
+            throw Self.unavailable(error)
         }
         try await publish(exchange: exchange, routingKey: topic, body: body)
     }

@@ -151,9 +151,10 @@ public struct VolumeStore: Sendable {
 
     /// Removes the row; true when a row was removed. With `expected`, only while the status is one of those.
     @discardableResult
-    public func delete(_ id: String, expected: Set<VolumeStatus>? = nil) async throws -> Bool {
+    public func delete(_ id: String, expected: Set<VolumeStatus>? = nil, unplaced: Bool = false) async throws -> Bool {
         let builder = db.write.delete(from: "volumes").where("id", .equal, id)
         if let expected { builder.where("status", .in, expected.map(\.rawValue)) }
+        if unplaced { builder.where("host", .is, SQLLiteral.null) }
         return try await !builder.returning("id").all().isEmpty
     }
 
