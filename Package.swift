@@ -120,6 +120,12 @@ let package = Package(
             path: "bench/SchedulerBench",
             swiftSettings: swiftSettings
         ),
+        // `bench/rpc`: RPC round trips and casts over one RabbitMQ, against oslo.messaging (see bench/README.md).
+        .executableTarget(
+            name: "RPCBench",
+            dependencies: ["AshlarCore", "AshlarMessaging", .product(name: "Logging", package: "swift-log")],
+            path: "bench/RPCBench",
+            swiftSettings: swiftSettings),
         // `swift run -c release CloneBench`: snapshots and clones of the file driver, reflink vs sparse copy
         // (see bench/README.md).
         .executableTarget(

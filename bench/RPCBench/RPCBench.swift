@@ -1,0 +1,95 @@
+import AshlarCore
+import AshlarMessaging
+import Foundation
+import Logging
+
+/// RPC over one RabbitMQ with Ashlar's client: a server on topic `bench` answers `echo`, and one client in the same
+/// process calls it `calls` times one after another (round trip p50/p99) and casts `casts` messages as fast as
+/// the broker confirms them (casts/s, counted when the server has handled them all).
+///
+///   RPCBench rabbit://guest:guest@127.0.0.1:PORT/ [calls] [casts]
+/// Prints one line of JSON. `bench/rpc` runs it beside oslo.messaging's Python client on the same broker.
+@main
+struct RPCBench {
+    struct Echo: RPCEndpoint {
+        let received: Counter
+        func handle(_ message: RPCMessage) async throws -> Data? {
+            if message.method == "note" {
+                await received.add()
+                return nil
+            }
+            return message.args
+        }
+    }
+
+    actor Counter {
+        var count = 0
+        func add() { count += 1 }
+    }
+
+    static func main() async throws {
+        let arguments = CommandLine.arguments
+        guard arguments.count >= 2 else {
+            FileHandle.standardError.write(Data("usage: RPCBench rabbit://user:pass@host:port/ [calls] [casts]\n".utf8))
+            exit(2)
+        }
+        let calls = arguments.count > 2 ? Int(arguments[2]) ?? 2000 : 2000
+        let casts = arguments.count > 3 ? Int(arguments[3]) ?? 5000 : 5000
+        var logger = Logger(label: "rpcbench")
+        logger.logLevel = .warning
+        var options = MessagingOptions()
+        options.transportURL = try TransportURL(arguments[1])
+        let server = try RabbitTransport(options: options, logger: logger)
+        let client = try RabbitTransport(options: options, logger: logger)
+        await server.start()
+        await client.start()
+        let received = Counter()
+        let serving = Task { try await server.serve(topic: "bench", server: "s1", endpoint: Echo(received: received)) }
+        let context = CallerContext.service(requestID: "req-bench")
+        let target = RPCTarget(topic: "bench")
+        let message = try RPCMessage(method: "echo", context: context, arguments: ["n": 1])
+        // Warm up: the server's queues exist once a call is answered.
+        for _ in 0..<100 { _ = try await client.call(message, to: target, timeout: .seconds(10)) }
+
+        var samples: [Double] = []
+        samples.reserveCapacity(calls)
+        for _ in 0..<calls {
+            let start = ContinuousClock.now
+            _ = try await client.call(message, to: target, timeout: .seconds(10))
+            let elapsed = ContinuousClock.now - start
+            samples.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
+        }
+        samples.sort()
+
+        let note = try RPCMessage(method: "note", context: context, arguments: ["n": 1])
+        let castStart = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            // 32 in flight: each waits for the broker's confirm.
+            for lane in 0..<32 {
+                group.addTask {
+                    var n = lane
+                    while n < casts {
+                        try await client.cast(note, to: target)
+                        n += 32
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let deadline = ContinuousClock.now + .seconds(60)
+        while await received.count < casts, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        let castElapsed = ContinuousClock.now - castStart
+        let castSeconds = Double(castElapsed.components.seconds) + Double(castElapsed.components.attoseconds) / 1e18
+        let handled = await received.count
+
+        func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
+        let result: [String: Any] = [
+            "client": "ashlar", "calls": calls, "call_p50_ms": percentile(0.5), "call_p99_ms": percentile(0.99),
+            "casts": casts, "casts_handled": handled, "casts_per_s": Double(handled) / castSeconds,
+        ]
+        print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
+        serving.cancel()
+        await client.close()
+        await server.close()
+    }
+}
