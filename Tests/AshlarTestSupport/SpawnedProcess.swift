@@ -8,12 +8,12 @@ import Foundation
 ///
 /// Foundation's `Process` hands the test runner's blocked signals down to the child, and an Erlang VM with SIGTERM
 /// blocked cannot be stopped gracefully; this one can. It is watched and reaped by its PID only.
-final class SpawnedProcess: @unchecked Sendable {
-    let pid: pid_t
+public final class SpawnedProcess: @unchecked Sendable {
+    public let pid: pid_t
     private let lock = NSLock()
     private var exitStatus: Int32?
 
-    init(path: String, arguments: [String], environment: [String: String], outputPath: String) throws {
+    public init(path: String, arguments: [String], environment: [String: String], outputPath: String) throws {
         var fileActions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&fileActions)
         defer { posix_spawn_file_actions_destroy(&fileActions) }
@@ -46,7 +46,7 @@ final class SpawnedProcess: @unchecked Sendable {
     }
 
     /// Whether it still runs (reaps it once it has exited).
-    var isRunning: Bool {
+    public var isRunning: Bool {
         lock.withLock {
             if exitStatus != nil { return false }
             var status: Int32 = 0
@@ -61,13 +61,19 @@ final class SpawnedProcess: @unchecked Sendable {
 
     var terminationStatus: Int32 { lock.withLock { exitStatus ?? -1 } }
 
+    /// The exit code once it has exited normally; nil while it runs or when a signal ended it.
+    public var exitCode: Int32? {
+        guard !isRunning, let status = lock.withLock({ exitStatus }), status & 0x7f == 0 else { return nil }
+        return (status >> 8) & 0xff
+    }
+
     func signal(_ signal: Int32) {
         guard isRunning else { return }
         kill(pid, signal)
     }
 
     /// Signals it and waits, bounded, for it to exit; SIGKILL after the grace period.
-    func stop(signal first: Int32 = SIGTERM, grace: Duration) async {
+    public func stop(signal first: Int32 = SIGTERM, grace: Duration) async {
         signal(first)
         let deadline = ContinuousClock.now + grace
         while isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }

@@ -19,13 +19,18 @@ struct DistributedFailureTests {
         let lab = try await DistributedLab.start(
             database: try await TestPostgres.newDatabase(), volumeHosts: ["block1", "block2"], extra: Self.fastRecovery)
         do {
+            // The stream goes on until some seconds after the broker is back (its boot takes a while on a busy
+            // machine), so that creates meet the API before, during and after the outage.
+            let stop = CreateStream.Stop()
             let stream = Task { [base = lab.cli.url] in
-                await CreateStream.run(base: base, count: 150, interval: .milliseconds(100), prefix: "rmq")
+                await CreateStream.run(base: base, count: 600, interval: .milliseconds(100), prefix: "rmq", stop: stop)
             }
             try await Task.sleep(for: .seconds(2))
             await lab.broker.stopServer()
             try await Task.sleep(for: .seconds(3))
             try await lab.broker.startServer()
+            try await Task.sleep(for: .seconds(8))
+            stop.now()
             let answers = await stream.value
 
             let accepted = answers.compactMap { $0.status == 202 ? $0.id : nil }

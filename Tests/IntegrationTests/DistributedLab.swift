@@ -1,5 +1,6 @@
 import AshlarTestSupport
 import Foundation
+import Synchronization
 import Testing
 
 #if canImport(Glibc)
@@ -98,7 +99,7 @@ final class DistributedLab {
                 [DEFAULT]
                 transport_url = rabbit://guest:guest@127.0.0.1:\(broker.amqpPort)/
                 report_interval = 1
-                service_down_time = 4
+                service_down_time = 10
                 scheduler_driver_init_wait_time = 3
                 quota_volumes = 1000
                 quota_gigabytes = 10000
@@ -172,10 +173,18 @@ struct CreateStream {
         let id: String?
     }
 
-    /// Sends `count` creates, `interval` apart, to the API at `base`; every answer in order (status 0: no answer).
-    static func run(base: String, count: Int, interval: Duration, prefix: String) async -> [Answer] {
+    /// Says when a stream should end.
+    final class Stop: Sendable {
+        private let flag = Mutex(false)
+        func now() { flag.withLock { $0 = true } }
+        var isSet: Bool { flag.withLock { $0 } }
+    }
+
+    /// Sends up to `count` creates, `interval` apart, to the API at `base`, until `stop` is set; every answer in
+    /// order (status 0: no answer).
+    static func run(base: String, count: Int, interval: Duration, prefix: String, stop: Stop = Stop()) async -> [Answer] {
         var answers: [Answer] = []
-        for n in 0..<count {
+        for n in 0..<count where !stop.isSet {
             let answer: Answer
             do {
                 let reply = try await Server.api(base, "POST", "/admin/volumes", ["volume": ["size": 1, "name": "\(prefix)\(n)"]])

@@ -21,18 +21,31 @@ struct SeedLabScriptTests {
     func smoke(_ extra: [String]) async throws {
         let state = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-seedlab-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: state) }
-        let result = try await Harness.run(
-            "/bin/bash", [Self.script, "--smoke", "--binary", Harness.binary, "--state", state.path] + extra,
-            environment: ["ASHLAR_VENV": Harness.venv], timeout: .seconds(360))
-        #expect(result.status == 0, "\(result.stderr.suffix(4000))")
-        #expect(result.stderr.contains("seed-lab: smoke passed"))
-        #expect(!result.stderr.contains("FAILED"))
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-seedlab-\(UUID().uuidString).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        // Spawned with an empty signal mask (Foundation's Process would pass the runner's blocked SIGTERM down to
+        // the script and every server it starts, and none of them could then be stopped gracefully).
+        var environment = ProcessInfo.processInfo.environment
+        environment["ASHLAR_VENV"] = Harness.venv
+        let script = try SpawnedProcess(
+            path: "/bin/bash", arguments: [Self.script, "--smoke", "--binary", Harness.binary, "--state", state.path] + extra,
+            environment: environment, outputPath: output.path)
+        let deadline = ContinuousClock.now + .seconds(360)
+        while script.isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(200)) }
+        let finished = !script.isRunning
+        // On time or not, it stops what it started when told to (SIGTERM), or is killed after a grace.
+        await script.stop(grace: .seconds(90))
+        let text = (try? String(contentsOf: output, encoding: .utf8)) ?? ""
+        #expect(finished, "the smoke did not finish within 360 s:\n\(text.suffix(4000))")
+        #expect(script.exitCode == 0, "\(text.suffix(4000))")
+        #expect(text.contains("seed-lab: smoke passed"))
+        #expect(!text.contains("FAILED"))
         // The seed's table: the scheduler and the four backends, all up.
         for host in ["block1@lvmdriver-b1", "block2@lvmdriver-b21", "block2@lvmdriver-b22", "network@lvmdriver-network"] {
-            #expect(result.stderr.contains(host), "\(host) in the service list")
+            #expect(text.contains(host), "\(host) in the service list")
         }
         if getuid() == 0 {
-            #expect(result.stderr.contains("ok: attach from the controller over iSCSI"))
+            #expect(text.contains("ok: attach from the controller over iSCSI"))
         }
     }
 

@@ -25,6 +25,8 @@ public struct VolumeManager: Service {
     let targetQueue = AsyncSerialQueue()
     /// The target daemon's last known state, so that a change is logged once.
     let targetHealth = TargetHealth()
+    /// Whether a detached capability report is still going out.
+    let reportInFlight = ReportInFlight()
     /// What this service's operations are working on now.
     let inFlight = InFlight()
     /// How long a resource may stay in a transitional state untouched before the periodic sweep takes it over
@@ -97,7 +99,7 @@ public struct VolumeManager: Service {
                         // Heartbeat and report until shutdown; a failed round is logged and retried next interval.
                         // Each round also takes over what has stayed in a transitional state too long.
                         while !Task.isCancelled {
-                            await reportState(driverReady: ready)
+                            await reportState(driverReady: ready, detached: true)
                             if ready {
                                 let seconds = Double(staleAfter.components.seconds)
                                     + Double(staleAfter.components.attoseconds) / 1e18
@@ -118,14 +120,30 @@ public struct VolumeManager: Service {
     /// attaching waits for the daemon (`iscsi_target_state`). That is logged once when it happens and once when
     /// it ends, not every round; the exports are put back as soon as the daemon answers again (a restarted tgtd
     /// has none).
-    func reportState(driverReady: Bool) async {
+    ///
+    /// With `detached`, the capability report goes out in a task of its own (one at a time), so that the next
+    /// heartbeat never waits on the bus: with the broker away a publish waits up to 10 s for a connection, and the
+    /// service would look down to the scheduler although its database heartbeat could go on.
+    func reportState(driverReady: Bool, detached: Bool = false) async {
         do {
             let targetProblem = await target?.checkReachable()
             noteTarget(problem: targetProblem)
             try await services.heartbeat(
                 host: host, binary: ServiceRecord.volumeBinary, backendState: driverReady ? "up" : "down")
             if driverReady && targetProblem == nil { await ensureExports() }
-            if driverReady { try await publishCapabilities(targetProblem: targetProblem) }
+            guard driverReady else { return }
+            if !detached {
+                try await publishCapabilities(targetProblem: targetProblem)
+            } else if reportInFlight.begin() {
+                Task {
+                    defer { reportInFlight.end() }
+                    do {
+                        try await publishCapabilities(targetProblem: targetProblem)
+                    } catch {
+                        logger.warning("could not report capabilities: \(error)")
+                    }
+                }
+            }
         } catch {
             logger.warning("could not report state: \(error)")
         }
@@ -303,6 +321,21 @@ final class InFlight: Sendable {
 }
 
 /// The target daemon's last known problem: `.some(nil)` reachable, nil not asked yet.
+/// One capability report at a time: a round whose report is still waiting for the bus sends none.
+final class ReportInFlight: Sendable {
+    private let busy = Mutex(false)
+
+    /// Marks a report as going out; false when one already is.
+    func begin() -> Bool {
+        busy.withLock { busy in
+            defer { busy = true }
+            return !busy
+        }
+    }
+
+    func end() { busy.withLock { $0 = false } }
+}
+
 final class TargetHealth: Sendable {
     private let last = Mutex<String??>(nil)
 
