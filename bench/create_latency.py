@@ -6,6 +6,7 @@ prints JSON with p50/p99 of create->available, taken from each volume's own time
 updated_at of the transition to available) so that polling does not distort the figure, plus the POST
 response times seen by the client.
 --populate N: creates N volumes and prints their ids once all are available.
+--burst N: sends N creates at once (N threads) and prints the time from the first POST until all are available.
 Standard library only; talks to loopback only.
 """
 import argparse, concurrent.futures, datetime, json, sys, threading, time, urllib.request
@@ -60,6 +61,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=10)
     ap.add_argument("--populate", type=int)
     ap.add_argument("--project", default="admin")
+    ap.add_argument("--burst", type=int)
     args = ap.parse_args()
     global PROJECT
     PROJECT = args.project
@@ -68,6 +70,29 @@ def main():
             ids = [f.result()[0] for f in [pool.submit(create, args.base, f"pop-{i}") for i in range(args.populate)]]
         settle(args.base, ids)
         print(json.dumps({"ids": ids}))
+        return
+    if args.burst:
+        barrier = threading.Barrier(args.burst)
+
+        def one(i):
+            barrier.wait(30)
+            return create(args.base, f"burst-{i}")
+
+        with concurrent.futures.ThreadPoolExecutor(args.burst) as pool:
+            futures = [pool.submit(one, i) for i in range(args.burst)]
+            start = time.monotonic()
+            ids = [f.result()[0] for f in futures]
+        deadline = time.monotonic() + 60
+        wanted = set(ids)
+        while time.monotonic() < deadline:
+            _, body = call("GET", f"{args.base}/{PROJECT}/volumes/detail?limit=1000")
+            done = [v for v in body["volumes"] if v["id"] in wanted and v["status"] in ("available", "error")]
+            if len(done) == len(wanted):
+                break
+            time.sleep(0.02)
+        elapsed = time.monotonic() - start
+        print(json.dumps({"burst": args.burst, "seconds": elapsed,
+                          "errors": sum(1 for v in done if v["status"] != "available"), "settled": len(done)}))
         return
     total = int(args.rate * args.seconds)
     futures = []

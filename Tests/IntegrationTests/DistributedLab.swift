@@ -71,24 +71,35 @@ final class DistributedLab {
     let directory: URL
     let api: ServiceNode
     let scheduler: ServiceNode
+    /// More API processes and schedulers beside the first (on hosts controller2, …).
+    let moreAPIs: [ServiceNode]
+    let moreSchedulers: [ServiceNode]
     let volumeNodes: [ServiceNode]
+    /// The URLs of the API processes beyond the first.
+    private(set) var moreAPIURLs: [String] = []
     /// The API, once it is up.
     private(set) var cli: Server!
 
-    var nodes: [ServiceNode] { [api, scheduler] + volumeNodes }
+    var nodes: [ServiceNode] { [api, scheduler] + moreAPIs + moreSchedulers + volumeNodes }
 
-    private init(broker: TestRabbitMQ, directory: URL, api: ServiceNode, scheduler: ServiceNode, volumeNodes: [ServiceNode]) {
+    private init(
+        broker: TestRabbitMQ, directory: URL, api: ServiceNode, scheduler: ServiceNode, moreAPIs: [ServiceNode],
+        moreSchedulers: [ServiceNode], volumeNodes: [ServiceNode]
+    ) {
         self.broker = broker
         self.directory = directory
         self.api = api
         self.scheduler = scheduler
+        self.moreAPIs = moreAPIs
+        self.moreSchedulers = moreSchedulers
         self.volumeNodes = volumeNodes
     }
 
     /// Starts a broker of its own and the processes on `database`; `volumeHosts` name the volume nodes, each with
     /// backend `file`; `extra` is added to every node's [DEFAULT], `databaseOptions` to its [database]. Stops what it started when a start fails.
     static func start(
-        database: String, volumeHosts: [String] = ["block1"], extra: String = "", databaseOptions: String = ""
+        database: String, volumeHosts: [String] = ["block1"], apis: Int = 1, schedulers: Int = 1, extra: String = "",
+        databaseOptions: String = ""
     ) async throws -> DistributedLab {
         let broker = try await TestRabbitMQ.start()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-lab-\(UUID().uuidString)")
@@ -118,6 +129,13 @@ final class DistributedLab {
                 return path
             }
             let controller = try nodeConfig("controller", backend: nil)
+            func controllerNode(_ role: String, _ n: Int) throws -> ServiceNode {
+                let config = try nodeConfig("controller\(n)", backend: nil)
+                let port = role == "api" ? ["--port", "0"] : []
+                return ServiceNode(
+                    name: "\(role)\(n)", arguments: [role, "--config-file", common, "--config-file", config] + port,
+                    directory: directory)
+            }
             let lab = DistributedLab(
                 broker: broker, directory: directory,
                 api: ServiceNode(
@@ -126,6 +144,8 @@ final class DistributedLab {
                 scheduler: ServiceNode(
                     name: "scheduler", arguments: ["scheduler", "--config-file", common, "--config-file", controller],
                     directory: directory),
+                moreAPIs: try (1..<max(apis, 1)).map { try controllerNode("api", $0 + 1) },
+                moreSchedulers: try (1..<max(schedulers, 1)).map { try controllerNode("scheduler", $0 + 1) },
                 volumeNodes: try volumeHosts.map {
                     ServiceNode(
                         name: $0,
@@ -134,8 +154,11 @@ final class DistributedLab {
                 })
             do {
                 lab.cli = try await Server.attach(url: try await lab.api.start())
-                for node in [lab.scheduler] + lab.volumeNodes { try await node.start() }
-                let expected = Set(["cinder-scheduler/controller"] + volumeHosts.map { "cinder-volume/\($0)@file" })
+                for node in lab.moreAPIs { lab.moreAPIURLs.append(try await node.start()) }
+                for node in [lab.scheduler] + lab.moreSchedulers + lab.volumeNodes { try await node.start() }
+                let expected = Set(
+                    ["cinder-scheduler/controller"] + (1..<max(schedulers, 1)).map { "cinder-scheduler/controller\($0 + 1)" }
+                        + volumeHosts.map { "cinder-volume/\($0)@file" })
                 let up = try await lab.cli.eventually(.seconds(30)) { try await lab.servicesUp() == expected }
                 guard up else { throw Harness.HarnessError("services never all came up:\n\(lab.logs)") }
                 return lab
