@@ -8,9 +8,7 @@ import Testing
 /// nothing behind, and the quota counts exactly the volumes there are.
 @Suite(
     .serialized, .timeLimit(.minutes(8)),
-    .enabled(
-        if: (TestRabbitMQ.isAvailable && TestPostgres.isAvailable) || TestPostgres.isRequired,
-        "needs rabbitmq-server and PostgreSQL (scripts/setup-test-env)"))
+    .brokerAndDatabase)
 struct DistributedFailureTests {
     /// A stale operation is taken over after 5 s, so that a message lost with a killed process is redone soon.
     static let fastRecovery = "stale_operation_timeout = 5"

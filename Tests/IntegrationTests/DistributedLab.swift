@@ -7,12 +7,15 @@ import Testing
 import Glibc
 #endif
 
-/// One `ashlar api|scheduler|volume` process of a distributed test, stopped by PID.
+/// One `ashlar api|scheduler|volume` process of a distributed test, stopped by PID. Spawned with an empty signal
+/// mask, so that SIGTERM stops it gracefully (under Foundation's `Process` it would inherit the runner's blocked
+/// SIGTERM and every stop would wait for the SIGKILL).
 final class ServiceNode {
     let name: String
     let arguments: [String]
+    /// Its standard output and error together.
     let log: URL
-    private(set) var process = Process()
+    private var process: SpawnedProcess?
 
     init(name: String, arguments: [String], directory: URL) {
         self.name = name
@@ -20,23 +23,19 @@ final class ServiceNode {
         self.log = directory.appendingPathComponent("\(name).log")
     }
 
+    var isRunning: Bool { process?.isRunning ?? false }
+
     /// Starts it and waits (bounded) for its ready line; returns the API URL for an API node.
     @discardableResult
     func start() async throws -> String {
-        process = Process()
-        process.executableURL = URL(fileURLWithPath: Harness.binary)
-        process.arguments = arguments
         FileManager.default.createFile(atPath: log.path, contents: nil)
-        let out = log.appendingPathExtension("out")
-        FileManager.default.createFile(atPath: out.path, contents: nil)
-        process.standardOutput = try FileHandle(forWritingTo: out)
-        process.standardError = try FileHandle(forWritingTo: log)
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let process = try SpawnedProcess(
+            path: Harness.binary, arguments: arguments, environment: ProcessInfo.processInfo.environment,
+            outputPath: log.path)
+        self.process = process
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline, process.isRunning {
-            let text = (try? String(contentsOf: out, encoding: .utf8)) ?? ""
-            if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("Ashlar ") }) {
+            if let line = logText.split(separator: "\n").first(where: { $0.hasPrefix("Ashlar ") }) {
                 return line.hasPrefix("Ashlar is ready at ") ? String(line.dropFirst("Ashlar is ready at ".count)) : ""
             }
             try await Task.sleep(for: .milliseconds(50))
@@ -48,20 +47,24 @@ final class ServiceNode {
 
     /// kill -9, as a crash or a power cut would.
     func kill9() async {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGKILL)
-        while process.isRunning { try? await Task.sleep(for: .milliseconds(20)) }
+        await process?.stop(signal: SIGKILL, grace: .seconds(5))
     }
 
+    /// SIGTERM, the graceful stop; SIGKILL if it has not ended within 20 s.
     func stop() async {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, SIGTERM)
-        let deadline = ContinuousClock.now + .seconds(20)
-        while process.isRunning, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(20)) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        await process?.stop(grace: .seconds(20))
     }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    deinit { if let process, process.isRunning { kill(process.pid, SIGKILL) } }
+}
+
+extension Trait where Self == ConditionTrait {
+    /// A RabbitMQ and a PostgreSQL of the test's own can run here (and must in CI, where a missing one fails).
+    static var brokerAndDatabase: Self {
+        .enabled(
+            if: (TestRabbitMQ.isAvailable && TestPostgres.isAvailable) || TestPostgres.isRequired,
+            "needs rabbitmq-server and PostgreSQL (scripts/setup-test-env)")
+    }
 }
 
 /// The distributed services as processes on one broker and one database: an API, a scheduler and volume nodes

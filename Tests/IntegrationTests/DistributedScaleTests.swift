@@ -6,9 +6,7 @@ import Testing
 /// as upstream allows, with two volume nodes.
 @Suite(
     .serialized, .timeLimit(.minutes(6)),
-    .enabled(
-        if: (TestRabbitMQ.isAvailable && TestPostgres.isAvailable) || TestPostgres.isRequired,
-        "needs rabbitmq-server and PostgreSQL (scripts/setup-test-env)"))
+    .brokerAndDatabase)
 struct DistributedScaleTests {
     @Test func twoAPIsAndTwoSchedulersShareTheWorkAndTheQuota() async throws {
         let lab = try await DistributedLab.start(

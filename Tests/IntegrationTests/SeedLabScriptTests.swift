@@ -12,9 +12,7 @@ import Glibc
 /// four nodes as hosts in network namespaces, and the network node cut off and back.
 @Suite(
     .serialized, .timeLimit(.minutes(8)),
-    .enabled(
-        if: (TestRabbitMQ.isAvailable && TestPostgres.isAvailable) || TestPostgres.isRequired,
-        "needs rabbitmq-server and PostgreSQL (scripts/setup-test-env)"))
+    .brokerAndDatabase)
 struct SeedLabScriptTests {
     static let script = Harness.root.appendingPathComponent("examples/seed-lab/run").path
 
