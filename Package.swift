@@ -123,7 +123,10 @@ let package = Package(
         // `bench/rpc`: RPC round trips and casts over one RabbitMQ, against oslo.messaging (see bench/README.md).
         .executableTarget(
             name: "RPCBench",
-            dependencies: ["AshlarCore", "AshlarMessaging", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AshlarAMQP", "AshlarCore", "AshlarMessaging", .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             path: "bench/RPCBench",
             swiftSettings: swiftSettings),
         // `swift run -c release CloneBench`: snapshots and clones of the file driver, reflink vs sparse copy

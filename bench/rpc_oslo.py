@@ -22,6 +22,7 @@ def main():
     conf([], project="rpcbench")
     transport = messaging.get_rpc_transport(conf, url=url)
     handled = {"n": 0}
+    lock = threading.Lock()
     done = threading.Event()
 
     class Endpoint(object):
@@ -31,14 +32,15 @@ def main():
             return {"n": n}
 
         def note(self, ctxt, n):
-            handled["n"] += 1
-            if handled["n"] >= casts:
-                done.set()
+            with lock:
+                handled["n"] += 1
+                if handled["n"] >= casts:
+                    done.set()
 
     server = messaging.get_rpc_server(
         transport, messaging.Target(topic="bench", server="s1"), [Endpoint()], executor="threading")
     server.start()
-    client = messaging.get_rpc_client(transport, messaging.Target(topic="bench"), timeout=10)
+    client = messaging.get_rpc_client(transport, messaging.Target(topic="bench", version="3.0"), timeout=10)
     for _ in range(100):
         client.call({}, "echo", n=1)
     samples = []

@@ -1,7 +1,9 @@
+import AshlarAMQP
 import AshlarCore
 import AshlarMessaging
 import Foundation
 import Logging
+import NIOCore
 
 /// RPC over one RabbitMQ with Ashlar's client: a server on topic `bench` answers `echo`, and one client in the same
 /// process calls it `calls` times one after another (round trip p50/p99) and casts `casts` messages as fast as
@@ -48,6 +50,16 @@ struct RPCBench {
         let context = CallerContext.service(requestID: "req-bench")
         let target = RPCTarget(topic: "bench")
         let message = try RPCMessage(method: "echo", context: context, arguments: ["n": 1])
+        // What the envelope costs: a request and its reply encoded and decoded, as a call does.
+        let codecStart = ContinuousClock.now
+        for _ in 0..<1000 {
+            let body = try OsloWire.encode(message, uniqueID: "u", reply: ("m", "reply_q"))
+            let request = try OsloWire.decodeRequest(body)
+            let reply = try OsloWire.encodeReply(.success(request.message.args), messageID: "m", uniqueID: "u")
+            _ = try OsloWire.decodeReply(reply)
+        }
+        let codec = ContinuousClock.now - codecStart
+        let codecMS = (Double(codec.components.seconds) * 1000 + Double(codec.components.attoseconds) / 1e15) / 1000
         // Warm up: the server's queues exist once a call is answered.
         for _ in 0..<100 { _ = try await client.call(message, to: target, timeout: .seconds(10)) }
 
@@ -82,10 +94,61 @@ struct RPCBench {
         let castSeconds = Double(castElapsed.components.seconds) + Double(castElapsed.components.attoseconds) / 1e18
         let handled = await received.count
 
+        // The floor under a call: one confirmed publish to a queue and its delivery to a consumer, through
+        // AMQPSession alone (no oslo envelope, no RPC), on one connection.
+        let url = try TransportURL(arguments[1])
+        let host = url.hosts[0]
+        let session = AMQPSession(
+            configuration: .init(endpoints: [
+                AMQPConnectionConfiguration(host: host.host, port: host.port, user: host.user, password: host.password)
+            ]), logger: logger)
+        await session.start()
+        try await session.queueDeclare("bench-ping", durable: false, exclusive: false, autoDelete: true)
+        var deliveries = try await session.consume(queue: "bench-ping", noAck: true).makeAsyncIterator()
+        var hops: [Double] = []
+        let ping = ByteBuffer(string: "ping")
+        for n in 0..<(calls + 100) {
+            let start = ContinuousClock.now
+            try await session.publish(routingKey: "bench-ping", body: ping)
+            _ = try await deliveries.next()
+            let elapsed = ContinuousClock.now - start
+            if n >= 100 { hops.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) }
+        }
+        hops.sort()
+        // The floor under a call across two connections: a request through one session to a consumer on a
+        // second, which publishes the answer back; no envelope, no RPC layer.
+        let echo = AMQPSession(
+            configuration: .init(endpoints: [
+                AMQPConnectionConfiguration(host: host.host, port: host.port, user: host.user, password: host.password)
+            ]), logger: logger)
+        await echo.start()
+        try await echo.queueDeclare("bench-req", durable: false, exclusive: false, autoDelete: true)
+        try await session.queueDeclare("bench-rep", durable: false, exclusive: false, autoDelete: true)
+        let requests = try await echo.consume(queue: "bench-req", noAck: true)
+        let echoing = Task {
+            for try await delivery in requests {
+                try await echo.publish(routingKey: "bench-rep", body: delivery.body)
+            }
+        }
+        var replies = try await session.consume(queue: "bench-rep", noAck: true).makeAsyncIterator()
+        var pairs: [Double] = []
+        for n in 0..<(calls + 100) {
+            let start = ContinuousClock.now
+            try await session.publish(routingKey: "bench-req", body: ping)
+            _ = try await replies.next()
+            let elapsed = ContinuousClock.now - start
+            if n >= 100 { pairs.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) }
+        }
+        pairs.sort()
+        echoing.cancel()
+        await echo.close()
+        await session.close()
+
         func percentile(_ p: Double) -> Double { samples[min(samples.count - 1, Int(Double(samples.count) * p))] }
         let result: [String: Any] = [
             "client": "ashlar", "calls": calls, "call_p50_ms": percentile(0.5), "call_p99_ms": percentile(0.99),
             "casts": casts, "casts_handled": handled, "casts_per_s": Double(handled) / castSeconds,
+            "hop_p50_ms": hops[hops.count / 2], "pair_p50_ms": pairs[pairs.count / 2], "codec_ms": codecMS,
         ]
         print(String(decoding: try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys]), as: UTF8.self))
         serving.cancel()

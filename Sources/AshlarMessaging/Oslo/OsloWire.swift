@@ -185,7 +185,7 @@ public enum OsloWire {
 
     private static func serialize(_ object: Any) throws(AshlarError) -> Data {
         do {
-            return try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .fragmentsAllowed])
+            return try JSONSerialization.data(withJSONObject: object, options: [.fragmentsAllowed])
         } catch {
             throw AshlarError(.internalError, "RPC message could not be written as JSON", underlying: error)
         }
