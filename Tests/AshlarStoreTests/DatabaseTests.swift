@@ -181,6 +181,20 @@ struct DatabaseTests {
         #expect(ContinuousClock.now - started < .seconds(10))
     }
 
+    @Test(
+        "a login the server refuses (here: no such database) is said at once, in the server's words",
+        .enabled(if: TestPostgres.isAvailable || TestPostgres.isRequired, "PostgreSQL is not installed"))
+    func refusedLogin() async throws {
+        let server = try await TestPostgres.shared()
+        let started = ContinuousClock.now
+        let error = await ashlarError {
+            _ = try await AshlarDatabase.open(connection: server.url(database: "nosuchdb"), logger: quietLogger)
+        }
+        #expect(error?.code == .invalidInput)
+        #expect(error?.message.contains("nosuchdb") == true && error?.message.contains("does not exist") == true, "\(String(describing: error))")
+        #expect(ContinuousClock.now - started < .seconds(10), "not after pool_timeout's 30 s")
+    }
+
     @Test("connection URLs in upstream's spellings")
     func connectionURLs() throws {
         let full = try DatabaseURL("postgresql+psycopg2://cinder:p%40ss@db.example:6432/cinder?sslmode=require")

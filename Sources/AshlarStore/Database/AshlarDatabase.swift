@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import NIOCore
 import NIOPosix
+import NIOSSL
 import PostgresKit
 import PostgresNIO
 import SQLKit
@@ -138,6 +139,12 @@ public final class AshlarDatabase: Sendable {
         let read = PostgresPoolDatabase(client: client, logger: logger, serialized: false, leaseTimeout: options.leaseTimeout)
         let db = AshlarDatabase(backing: .postgresql(client, run: run), write: write, read: read, logger: logger)
         // Fail now, with a message a person can act on, rather than at the first request.
+        if let refusal = await refusal(of: server, logger: logger) {
+            await db.close()
+            throw AshlarError(
+                .invalidInput,
+                "PostgreSQL at \(server.host):\(server.port) refused database '\(server.database)' to user '\(server.user)': \(refusal)")
+        }
         do {
             _ = try await read.raw("SELECT 1 AS ok").all()
         } catch {
@@ -148,6 +155,40 @@ public final class AshlarDatabase: Sendable {
                 underlying: error)
         }
         return db
+    }
+
+    /// The server's own refusal of a login — a wrong password, no pg_hba.conf entry, no such database or role —
+    /// from one connection of its own: the pool would only retry it until pool_timeout and then say the database
+    /// did not answer. Nil when it logs in, and when the server cannot be reached at all (the pool then waits for
+    /// it, as a service started before its database should).
+    private static func refusal(of server: DatabaseURL.PostgreSQL, logger: Logger) async -> String? {
+        let tls: PostgresConnection.Configuration.TLS
+        do {
+            switch server.sslMode {
+            case "disable": tls = .disable
+            case "allow", "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            default: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            }
+        } catch {
+            return nil
+        }
+        var configuration = PostgresConnection.Configuration(
+            host: server.host, port: server.port, username: server.user, password: server.password,
+            database: server.database, tls: tls)
+        configuration.options.connectTimeout = .seconds(5)
+        do {
+            let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+            try? await connection.close()
+            return nil
+        } catch let error as PSQLError {
+            // Class 28: invalid authorization; 3D000: no such database.
+            guard error.code == .server, let state = error.serverInfo?[.sqlState],
+                state.hasPrefix("28") || state == "3D000"
+            else { return nil }
+            return error.serverInfo?[.message] ?? "login refused (\(state))"
+        } catch {
+            return nil
+        }
     }
 
     /// What a connection failure says, without the driver's internals when it has a server message.
