@@ -111,26 +111,8 @@ public final class InProcessTransport: RPCTransport {
     }
 
     private static func handle(_ delivery: Delivery, endpoint: any RPCEndpoint, logger: Logger) async {
-        do {
-            let result = try await endpoint.handle(delivery.message)
-            delivery.reply?(.success(result))
-        } catch let error as AshlarError {
-            if let reply = delivery.reply {
-                reply(.failure(error))
-            } else {
-                // A cast has nobody to answer: what its handler could not do is said here, never dropped.
-                logger.error(
-                    "RPC cast \(delivery.message.method) was not carried out: \(error.message)",
-                    metadata: ["request_id": "\(delivery.message.context.requestID)"])
-            }
-        } catch {
-            logger.error(
-                "RPC \(delivery.message.method) failed: \(error)",
-                metadata: ["request_id": "\(delivery.message.context.requestID)"])
-            // The error itself stays in this log: internal text never travels to a caller (nor to a user).
-            delivery.reply?(
-                .failure(AshlarError(.internalError, "\(delivery.message.method) failed on the remote service.")))
-        }
+        let result = await endpoint.answer(delivery.message, isCall: delivery.reply != nil, logger: logger)
+        delivery.reply?(result)
     }
 }
 

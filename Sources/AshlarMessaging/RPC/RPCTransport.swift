@@ -1,11 +1,35 @@
 import AshlarCore
 import Foundation
+import Logging
 
 /// Handles messages that arrive for one server.
 public protocol RPCEndpoint: Sendable {
     /// Handles one message. For a call, the returned JSON is the reply (nil means `null`); for casts and
     /// fanouts it is dropped. A thrown `AshlarError` travels back to a caller with its code and message.
     func handle(_ message: RPCMessage) async throws -> Data?
+}
+
+extension RPCEndpoint {
+    /// Handles `message` as every transport does: the result, or the failure a caller may see. An `AshlarError`
+    /// goes back as it is; any other error stays in the log and the caller gets a plain internal error (internal
+    /// text never travels). A cast (`isCall` false) has nobody to answer, so what it could not do is logged here,
+    /// never dropped.
+    public func answer(_ message: RPCMessage, isCall: Bool, logger: Logger) async -> Result<Data?, AshlarError> {
+        do {
+            return .success(try await handle(message))
+        } catch let error as AshlarError {
+            if !isCall {
+                logger.error(
+                    "RPC cast \(message.method) was not carried out: \(error.message)",
+                    metadata: ["request_id": "\(message.context.requestID)"])
+            }
+            return .failure(error)
+        } catch {
+            logger.error(
+                "RPC \(message.method) failed: \(error)", metadata: ["request_id": "\(message.context.requestID)"])
+            return .failure(AshlarError(.internalError, "\(message.method) failed on the remote service."))
+        }
+    }
 }
 
 /// The message bus: in-process for `ashlar serve`, RabbitMQ for the distributed services. Nothing above this

@@ -199,23 +199,7 @@ public final class RabbitTransport: RPCTransport {
             logger.error("RPC message dropped: \(error.message)")
             return
         }
-        let result: Result<Data?, AshlarError>
-        do {
-            result = .success(try await endpoint.handle(request.message))
-        } catch let error as AshlarError {
-            result = .failure(error)
-            if request.reply == nil {
-                // A cast has nobody to answer: what its handler could not do is said here, never dropped.
-                logger.error(
-                    "RPC cast \(request.message.method) was not carried out: \(error.message)",
-                    metadata: ["request_id": "\(request.message.context.requestID)"])
-            }
-        } catch {
-            logger.error(
-                "RPC \(request.message.method) failed: \(error)",
-                metadata: ["request_id": "\(request.message.context.requestID)"])
-            result = .failure(AshlarError(.internalError, "\(request.message.method) failed on the remote service."))
-        }
+        let result = await endpoint.answer(request.message, isCall: request.reply != nil, logger: logger)
         guard let reply = request.reply else { return }
         do {
             let body = try OsloWire.encodeReply(result, messageID: reply.messageID, uniqueID: Self.hexID())
