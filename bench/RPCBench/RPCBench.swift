@@ -29,6 +29,39 @@ struct RPCBench {
         func add() { count += 1 }
     }
 
+    static func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
+    }
+
+    /// Runs `body` `warmup + count` times and returns the last `count` durations in milliseconds, sorted.
+    static func timed(_ count: Int, warmup: Int = 100, _ body: @Sendable () async throws -> Void) async rethrows -> [Double] {
+        var samples: [Double] = []
+        samples.reserveCapacity(count)
+        for n in 0..<(warmup + count) {
+            let start = ContinuousClock.now
+            try await body()
+            if n >= warmup { samples.append(milliseconds(ContinuousClock.now - start)) }
+        }
+        return samples.sorted()
+    }
+
+    /// `count` publishes through `session` to `queue`, each timed until `consumer` has a delivery (after 100
+    /// untimed), in milliseconds, sorted.
+    static func roundTrips(
+        _ count: Int, session: AMQPSession, to queue: String, answeredOn consumer: AMQPSessionConsumer
+    ) async throws -> [Double] {
+        var deliveries = consumer.makeAsyncIterator()
+        let ping = ByteBuffer(string: "ping")
+        var samples: [Double] = []
+        for n in 0..<(100 + count) {
+            let start = ContinuousClock.now
+            try await session.publish(routingKey: queue, body: ping)
+            _ = try await deliveries.next()
+            if n >= 100 { samples.append(milliseconds(ContinuousClock.now - start)) }
+        }
+        return samples.sorted()
+    }
+
     static func main() async throws {
         let arguments = CommandLine.arguments
         guard arguments.count >= 2 else {
@@ -58,20 +91,9 @@ struct RPCBench {
             let reply = try OsloWire.encodeReply(.success(request.message.args), messageID: "m", uniqueID: "u")
             _ = try OsloWire.decodeReply(reply)
         }
-        let codec = ContinuousClock.now - codecStart
-        let codecMS = (Double(codec.components.seconds) * 1000 + Double(codec.components.attoseconds) / 1e15) / 1000
-        // Warm up: the server's queues exist once a call is answered.
-        for _ in 0..<100 { _ = try await client.call(message, to: target, timeout: .seconds(10)) }
-
-        var samples: [Double] = []
-        samples.reserveCapacity(calls)
-        for _ in 0..<calls {
-            let start = ContinuousClock.now
-            _ = try await client.call(message, to: target, timeout: .seconds(10))
-            let elapsed = ContinuousClock.now - start
-            samples.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000)
-        }
-        samples.sort()
+        let codecMS = milliseconds(ContinuousClock.now - codecStart) / 1000
+        // After 100 warm-up calls (the server's queues exist once a call is answered).
+        let samples = try await timed(calls) { _ = try await client.call(message, to: target, timeout: .seconds(10)) }
 
         let note = try RPCMessage(method: "note", context: context, arguments: ["n": 1])
         let castStart = ContinuousClock.now
@@ -90,38 +112,28 @@ struct RPCBench {
         }
         let deadline = ContinuousClock.now + .seconds(60)
         while await received.count < casts, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
-        let castElapsed = ContinuousClock.now - castStart
-        let castSeconds = Double(castElapsed.components.seconds) + Double(castElapsed.components.attoseconds) / 1e18
+        let castSeconds = milliseconds(ContinuousClock.now - castStart) / 1000
         let handled = await received.count
 
         // The floor under a call: one confirmed publish to a queue and its delivery to a consumer, through
         // AMQPSession alone (no oslo envelope, no RPC), on one connection.
-        let url = try TransportURL(arguments[1])
-        let host = url.hosts[0]
-        let session = AMQPSession(
-            configuration: .init(endpoints: [
-                AMQPConnectionConfiguration(host: host.host, port: host.port, user: host.user, password: host.password)
-            ]), logger: logger)
-        await session.start()
-        try await session.queueDeclare("bench-ping", durable: false, exclusive: false, autoDelete: true)
-        var deliveries = try await session.consume(queue: "bench-ping", noAck: true).makeAsyncIterator()
-        var hops: [Double] = []
-        let ping = ByteBuffer(string: "ping")
-        for n in 0..<(calls + 100) {
-            let start = ContinuousClock.now
-            try await session.publish(routingKey: "bench-ping", body: ping)
-            _ = try await deliveries.next()
-            let elapsed = ContinuousClock.now - start
-            if n >= 100 { hops.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) }
+        let host = try TransportURL(arguments[1]).hosts[0]
+        func newSession() async -> AMQPSession {
+            let session = AMQPSession(
+                configuration: .init(endpoints: [
+                    AMQPConnectionConfiguration(host: host.host, port: host.port, user: host.user, password: host.password)
+                ]), logger: logger)
+            await session.start()
+            return session
         }
-        hops.sort()
+        let session = await newSession()
+        try await session.queueDeclare("bench-ping", durable: false, exclusive: false, autoDelete: true)
+        let hops = try await roundTrips(
+            calls, session: session, to: "bench-ping",
+            answeredOn: try await session.consume(queue: "bench-ping", noAck: true))
         // The floor under a call across two connections: a request through one session to a consumer on a
         // second, which publishes the answer back; no envelope, no RPC layer.
-        let echo = AMQPSession(
-            configuration: .init(endpoints: [
-                AMQPConnectionConfiguration(host: host.host, port: host.port, user: host.user, password: host.password)
-            ]), logger: logger)
-        await echo.start()
+        let echo = await newSession()
         try await echo.queueDeclare("bench-req", durable: false, exclusive: false, autoDelete: true)
         try await session.queueDeclare("bench-rep", durable: false, exclusive: false, autoDelete: true)
         let requests = try await echo.consume(queue: "bench-req", noAck: true)
@@ -130,16 +142,9 @@ struct RPCBench {
                 try await echo.publish(routingKey: "bench-rep", body: delivery.body)
             }
         }
-        var replies = try await session.consume(queue: "bench-rep", noAck: true).makeAsyncIterator()
-        var pairs: [Double] = []
-        for n in 0..<(calls + 100) {
-            let start = ContinuousClock.now
-            try await session.publish(routingKey: "bench-req", body: ping)
-            _ = try await replies.next()
-            let elapsed = ContinuousClock.now - start
-            if n >= 100 { pairs.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1000) }
-        }
-        pairs.sort()
+        let pairs = try await roundTrips(
+            calls, session: session, to: "bench-req",
+            answeredOn: try await session.consume(queue: "bench-rep", noAck: true))
         echoing.cancel()
         await echo.close()
         await session.close()
