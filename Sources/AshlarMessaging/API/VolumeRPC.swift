@@ -208,9 +208,7 @@ public enum VolumeRPC {
         public func initializeConnection(
             host: String, _ args: InitializeConnection, context: CallerContext, timeout: Duration? = nil
         ) async throws -> [String: JSONValue] {
-            let reply = try await transport.call(
-                RPCMessage(method: Method.initializeConnection, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
+            let reply = try await call(Method.initializeConnection, args, host: host, context: context, timeout: timeout)
             guard let reply else { return [:] }
             return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
         }
@@ -219,9 +217,7 @@ public enum VolumeRPC {
         public func terminateConnection(
             host: String, _ args: TerminateConnection, context: CallerContext, timeout: Duration? = nil
         ) async throws {
-            _ = try await transport.call(
-                RPCMessage(method: Method.terminateConnection, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
+            _ = try await call(Method.terminateConnection, args, host: host, context: context, timeout: timeout)
         }
 
         /// Asks the volume service of `host` to finish now what it finds left in a transitional state (a cast).
@@ -233,9 +229,7 @@ public enum VolumeRPC {
         public func attachmentUpdate(
             host: String, _ args: AttachmentUpdate, context: CallerContext, timeout: Duration? = nil
         ) async throws -> [String: JSONValue] {
-            let reply = try await transport.call(
-                RPCMessage(method: Method.attachmentUpdate, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
+            let reply = try await call(Method.attachmentUpdate, args, host: host, context: context, timeout: timeout)
             guard let reply else { return [:] }
             return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
         }
@@ -244,9 +238,17 @@ public enum VolumeRPC {
         public func attachmentDelete(
             host: String, _ args: AttachmentDelete, context: CallerContext, timeout: Duration? = nil
         ) async throws {
-            _ = try await transport.call(
-                RPCMessage(method: Method.attachmentDelete, context: context, arguments: args),
-                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
+            _ = try await call(Method.attachmentDelete, args, host: host, context: context, timeout: timeout)
+        }
+
+        /// A call to the volume service of `host`, waiting `timeout` or else the transport's `rpc_response_timeout`.
+        private func call(
+            _ method: String, _ args: some Encodable & Sendable, host: String, context: CallerContext,
+            timeout: Duration?
+        ) async throws -> Data? {
+            try await transport.call(
+                RPCMessage(method: method, context: context, arguments: args), to: .volume(host: host),
+                timeout: timeout ?? transport.responseTimeout)
         }
 
         private func cast(
@@ -269,9 +271,7 @@ public enum VolumeRPC {
         )
             async throws -> [String: JSONValue]
         {
-            let reply = try await transport.call(
-                RPCMessage(method: Method.getCapabilities, context: context, arguments: Empty()),
-                to: .volume(host: host), timeout: timeout ?? transport.responseTimeout)
+            let reply = try await call(Method.getCapabilities, Empty(), host: host, context: context, timeout: timeout)
             guard let reply else { return [:] }
             return try RPCCoding.decoder.decode([String: JSONValue].self, from: reply)
         }

@@ -182,11 +182,10 @@ public final class RabbitTransport: RPCTransport {
         try await withThrowingDiscardingTaskGroup { group in
             for try await delivery in consumer {
                 // Acknowledged on receipt, as oslo's RPC server does: a request interrupted by a crash is finished
-                // by the recovery of the service that owns the resource, not by a redelivery. The ack goes out
-                // beside the handling, not before it: waiting for it would add its round trip to every call.
+                // by the recovery of the service that owns the resource, not by a redelivery.
+                try? await session.ack(delivery)
                 let body = Data(delivery.body.readableBytesView)
                 group.addTask { await self.handle(body, endpoint: endpoint) }
-                group.addTask { try? await self.session.ack(delivery) }
             }
         }
     }

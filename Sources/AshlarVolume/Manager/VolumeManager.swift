@@ -320,7 +320,6 @@ final class InFlight: Sendable {
     }
 }
 
-/// The target daemon's last known problem: `.some(nil)` reachable, nil not asked yet.
 /// One capability report at a time: a round whose report is still waiting for the bus sends none.
 final class ReportInFlight: Sendable {
     private let busy = Mutex(false)
@@ -336,6 +335,7 @@ final class ReportInFlight: Sendable {
     func end() { busy.withLock { $0 = false } }
 }
 
+/// The target daemon's last known problem: `.some(nil)` reachable, nil not asked yet.
 final class TargetHealth: Sendable {
     private let last = Mutex<String??>(nil)
 
