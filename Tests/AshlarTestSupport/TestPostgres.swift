@@ -79,13 +79,12 @@ public final class TestPostgres: Sendable {
 
     /// A connection URL of a new, empty database on this server.
     public func newDatabase() async throws -> String {
-        let server = self
         let name = "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         let admin = try await AshlarDatabase.open(
-            connection: server.url(database: "postgres"), migrate: false, logger: Self.quiet)
+            connection: url(database: "postgres"), migrate: false, logger: Self.quiet)
         defer { Task { await admin.close() } }
         try await admin.read.raw("CREATE DATABASE \(unsafeRaw: name)").run()
-        return server.url(database: name)
+        return url(database: name)
     }
 
     /// `postgresql://ashlar@127.0.0.1:PORT/database`.
@@ -110,18 +109,25 @@ public final class TestPostgres: Sendable {
         while Loopback.accepts(port: port), ContinuousClock.now < down { try await Task.sleep(for: .milliseconds(50)) }
         try await Task.sleep(for: downFor)
         unlink(hold)
-        let deadline = ContinuousClock.now + .seconds(60)
+        guard try await takesLogins(within: .seconds(60)) else {
+            throw AshlarError(.internalError, "PostgreSQL did not come back on port \(port) within 60 s")
+        }
+    }
+
+    /// Waits, up to `limit`, until the server takes a login (accepting TCP comes a moment before that).
+    private func takesLogins(within limit: Duration) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if Loopback.accepts(port: port),
                 let db = try? await AshlarDatabase.open(
                     connection: url(database: "postgres"), migrate: false, logger: Self.quiet)
             {
                 await db.close()
-                return
+                return true
             }
             try await Task.sleep(for: .milliseconds(100))
         }
-        throw AshlarError(.internalError, "PostgreSQL did not come back on port \(port) within 60 s")
+        return false
     }
 
     /// Stops a server of the caller's own (`startOwn`) by its PID and removes its folder (the watchdog does both).
@@ -192,16 +198,7 @@ public final class TestPostgres: Sendable {
                     let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
                 {
                     let server = TestPostgres(port: port, directory: directory, serverPID: pid)
-                    // Accepting TCP comes a moment before accepting logins.
-                    for _ in 0..<50 {
-                        if let db = try? await AshlarDatabase.open(
-                            connection: server.url(database: "postgres"), migrate: false, logger: quiet)
-                        {
-                            await db.close()
-                            return server
-                        }
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
+                    if try await server.takesLogins(within: .seconds(5)) { return server }
                 }
                 try await Task.sleep(for: .milliseconds(50))
             }

@@ -40,7 +40,7 @@ struct DistributedFailureTests {
                 answers.lastIndex { $0.status == 202 } ?? 0 > lastRefused,
                 "the API took creates again before the stream ended: \(answers.map(\.status))")
 
-            // Every service reconnects by itself (its backoff is at most 10 s): new work flows end to end again.
+            // Every service reconnects by itself (at most 2 s between attempts): new work flows end to end again.
             var after: String?
             _ = try await lab.cli.eventually(.seconds(30)) {
                 let reply = try await lab.cli.api("POST", "/admin/volumes", ["volume": ["size": 1, "name": "after"]])

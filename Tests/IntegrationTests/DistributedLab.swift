@@ -23,8 +23,6 @@ final class ServiceNode {
         self.log = directory.appendingPathComponent("\(name).log")
     }
 
-    var isRunning: Bool { process?.isRunning ?? false }
-
     /// Starts it and waits (bounded) for its ready line; returns the API URL for an API node.
     @discardableResult
     func start() async throws -> String {
@@ -99,7 +97,8 @@ final class DistributedLab {
     }
 
     /// Starts a broker of its own and the processes on `database`; `volumeHosts` name the volume nodes, each with
-    /// backend `file`; `extra` is added to every node's [DEFAULT], `databaseOptions` to its [database]. Stops what it started when a start fails.
+    /// backend `file`; `extra` is added to every node's [DEFAULT], `databaseOptions` to its [database].
+    /// Stops what it started when a start fails.
     static func start(
         database: String, volumeHosts: [String] = ["block1"], apis: Int = 1, schedulers: Int = 1, extra: String = "",
         databaseOptions: String = ""
@@ -131,22 +130,19 @@ final class DistributedLab {
                 try text.write(toFile: path, atomically: true, encoding: .utf8)
                 return path
             }
-            let controller = try nodeConfig("controller", backend: nil)
+            /// The `n`th API or scheduler: `api`/`scheduler` on host controller, then `api2` on controller2, …
             func controllerNode(_ role: String, _ n: Int) throws -> ServiceNode {
-                let config = try nodeConfig("controller\(n)", backend: nil)
+                let suffix = n == 1 ? "" : String(n)
+                let config = try nodeConfig("controller\(suffix)", backend: nil)
                 let port = role == "api" ? ["--port", "0"] : []
                 return ServiceNode(
-                    name: "\(role)\(n)", arguments: [role, "--config-file", common, "--config-file", config] + port,
+                    name: role + suffix, arguments: [role, "--config-file", common, "--config-file", config] + port,
                     directory: directory)
             }
             let lab = DistributedLab(
                 broker: broker, directory: directory,
-                api: ServiceNode(
-                    name: "api", arguments: ["api", "--config-file", common, "--config-file", controller, "--port", "0"],
-                    directory: directory),
-                scheduler: ServiceNode(
-                    name: "scheduler", arguments: ["scheduler", "--config-file", common, "--config-file", controller],
-                    directory: directory),
+                api: try controllerNode("api", 1),
+                scheduler: try controllerNode("scheduler", 1),
                 moreAPIs: try (1..<max(apis, 1)).map { try controllerNode("api", $0 + 1) },
                 moreSchedulers: try (1..<max(schedulers, 1)).map { try controllerNode("scheduler", $0 + 1) },
                 volumeNodes: try volumeHosts.map {
