@@ -195,6 +195,24 @@ struct DatabaseTests {
         #expect(ContinuousClock.now - started < .seconds(10), "not after pool_timeout's 30 s")
     }
 
+    @Test(
+        "a connection lost inside a write's transaction is the database unavailable (503), not an unknown error",
+        .enabled(if: TestPostgres.isAvailable || TestPostgres.isRequired, "PostgreSQL is not installed"))
+    func connectionLostMidTransaction() async throws {
+        let db = try await AshlarDatabase.open(connection: try await TestPostgres.newDatabase(), logger: quietLogger)
+        // The statement ends its own server process, as a server restart does to the statements in flight: the
+        // failure comes back inside the write's transaction wrapper.
+        let error = await ashlarError {
+            try await db.write.raw("SELECT pg_terminate_backend(pg_backend_pid())").run()
+        }
+        #expect(error?.code == .unavailable, "\(String(describing: error))")
+        #expect(error?.message == "The database is unreachable; try again later.")
+        // The pool replaces the connection: the next write works.
+        try await VolumeStore(db: db).insert(makeVolume(id: "after-loss"))
+        #expect(try await VolumeStore(db: db).get("after-loss") != nil)
+        await db.close()
+    }
+
     @Test("connection URLs in upstream's spellings")
     func connectionURLs() throws {
         let full = try DatabaseURL("postgresql+psycopg2://cinder:p%40ss@db.example:6432/cinder?sslmode=require")

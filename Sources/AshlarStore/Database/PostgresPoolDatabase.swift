@@ -5,6 +5,7 @@ import NIOPosix
 import PostgresKit
 import PostgresNIO
 import SQLKit
+import _ConnectionPoolModule
 
 /// The `SQLDatabase` the stores build statements on when the database is PostgreSQL: each statement runs on a
 /// connection leased from `client`'s pool for that statement alone.
@@ -70,8 +71,26 @@ struct PostgresPoolDatabase: SQLDatabase {
                     throw AshlarError(.unavailable, "The database did not answer within \(limit); try again later.")
                 }
             }
-        } catch let error as PSQLError {
+        } catch {
             throw Self.map(error)
+        }
+    }
+
+    /// The error a caller should see for `error`: PostgreSQL's transaction wrapper is opened to the failure inside
+    /// it (a connection lost mid-transaction is as unreachable as one lost before it), and the pool's own refusals
+    /// (its circuit breaker tripped while the server stays away) are the server unreachable too.
+    static func map(_ error: any Error) -> any Error {
+        switch error {
+        case let error as PostgresTransactionError:
+            // The first failure is the cause; a failed rollback after it only follows from it.
+            guard let cause = error.beginError ?? error.closureError ?? error.commitError else { return error }
+            return map(cause)
+        case let error as PSQLError:
+            return map(error)
+        case is _ConnectionPoolModule.ConnectionPoolError:
+            return AshlarError(.unavailable, "The database is unreachable; try again later.", underlying: error)
+        default:
+            return error
         }
     }
 
