@@ -124,7 +124,7 @@ struct DistributedFailureTests {
             let accepted = answers.compactMap { $0.status == 202 ? $0.id : nil }
             let failed = answers.filter { $0.status != 202 }
             // Requests that met the database away, or lost their connection in flight, fail cleanly: a 503.
-            #expect(failed.allSatisfy { $0.status == 503 }, "\(failed.map(\.status))")
+            #expect(failed.allSatisfy { $0.status == 503 }, "\(failed.map(\.status))\n\(lab.logs)")
             #expect(!failed.isEmpty, "some creates fell in the 5 s outage")
             // The pools reconnect: work flows again.
             let after = try await lab.cli.api("POST", "/admin/volumes", ["volume": ["size": 1, "name": "after"]])
