@@ -215,11 +215,13 @@ struct EdgeTests {
             #expect(try await api.volume(inDefault)?["os-vol-tenant-attr:tenant_id"].string == "admin")
             let reply = try await api.post("/v3/p5/volumes", ["volume": ["size": 1]], token: "dummy-token")
             #expect(reply.status == .accepted)
-            #expect(reply.json["volume"]["os-vol-tenant-attr:tenant_id"].string == "p5")
+            let inP5 = try #require(reply.json["volume"]["id"].string)
+            #expect(try await api.volume(inP5, token: "u:p5")?["os-vol-tenant-attr:tenant_id"].string == "p5")
             #expect(try await api.volumeIDs(token: "u:p5").count == 1)
             // A token naming only a user uses it as the project too.
             let single = try await api.post("/v3/volumes", ["volume": ["size": 1]], token: "solo:")
-            #expect(single.json["volume"]["os-vol-tenant-attr:tenant_id"].string == "solo")
+            let solo = try #require(single.json["volume"]["id"].string)
+            #expect(try await api.volume(solo, token: "solo:")?["os-vol-tenant-attr:tenant_id"].string == "solo")
             #expect(single.json["volume"]["user_id"].string == "solo")
         }
     }

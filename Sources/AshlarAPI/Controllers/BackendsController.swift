@@ -46,29 +46,40 @@ struct BackendsController {
         try context.requireAdmin("volume_extension:capabilities")
         let host = context.parameters.get("host") ?? ""
         let services = try await env.services.list(host: host, binary: ServiceRecord.volumeBinary)
-        guard !services.isEmpty else { throw AshlarError(.notFound, "Service \(host) could not be found.") }
+        // Only a backend itself answers (a node's name alone would match its backends and reach no one).
+        guard services.contains(where: { $0.host == host }) else { throw AshlarError(.notFound, "Service \(host) could not be found.") }
         let caps: [String: JSONValue]
         do {
             caps = try await env.volumeRPC.getCapabilities(host: host, context: context.caller)
         } catch let error as AshlarError where error.code == .unavailable {
             throw AshlarError(.unavailable, "The volume service \(host) did not answer: is it running?")
         }
-        var body = caps
-        body.removeValue(forKey: "pools")
-        body["namespace"] = .string("OS::Storage::Capabilities::\(host)")
-        body["display_name"] = .string("Capabilities of Cinder \(caps["vendor_name"]?.stringValue ?? "") Driver")
-        body["pool_name"] =
-            caps["pools"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?
-            .objectValue?["pool_name"] ?? .null
-        // The tunable capabilities, described as Cinder's drivers describe theirs.
-        body["properties"] = [
-            "thin_provisioning": [
-                "title": "Thin Provisioning", "description": "Volumes take space only as data is written.",
-                "type": "boolean",
-            ],
-            "multiattach": [
-                "title": "Multi-attach", "description": "Volumes may be attached to several hosts at once.",
-                "type": "boolean",
+        // Upstream's fixed view (`cinder/api/views/capabilities.py`): these keys and no others.
+        let storageProtocol: JSONValue =
+            if case .array(let variants) = caps["storage_protocol"] { variants.first ?? .null }
+            else { caps["storage_protocol"] ?? .null }
+        let firstPool = caps["pools"].flatMap { if case .array(let a) = $0 { a.first } else { nil } }?.objectValue
+        let body: [String: JSONValue] = [
+            "namespace": .string("OS::Storage::Capabilities::\(host)"),
+            "vendor_name": caps["vendor_name"] ?? .null,
+            "volume_backend_name": caps["volume_backend_name"] ?? .null,
+            "pool_name": caps["pool_name"] ?? firstPool?["pool_name"] ?? .null,
+            "driver_version": caps["driver_version"] ?? .null,
+            "storage_protocol": storageProtocol,
+            "display_name": .string("Capabilities of Cinder \(caps["vendor_name"]?.stringValue ?? "") Driver"),
+            "description": caps["description"] ?? .null,
+            "visibility": caps["visibility"] ?? .null,
+            "replication_targets": caps["replication_targets"] ?? .array([]),
+            // The tunable capabilities, described as Cinder's drivers describe theirs.
+            "properties": [
+                "thin_provisioning": [
+                    "title": "Thin Provisioning", "description": "Volumes take space only as data is written.",
+                    "type": "boolean",
+                ],
+                "multiattach": [
+                    "title": "Multi-attach", "description": "Volumes may be attached to several hosts at once.",
+                    "type": "boolean",
+                ],
             ],
         ]
         return JSONResponse.make(.object(body))

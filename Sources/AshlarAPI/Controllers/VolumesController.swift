@@ -175,7 +175,7 @@ struct VolumesController {
             // the volume, it is being made, and the answer says so.
             if let now = try? await env.volumes.get(volume.id), now.host != nil || now.status != .creating {
                 context.logger.info("volume \(volume.id) reached the scheduler after all; accepted")
-                return JSONResponse.make(["volume": VolumeView.detail(volume, context)], status: .accepted)
+                return JSONResponse.make(["volume": VolumeView.detail(volume, context, form: .created)], status: .accepted)
             }
             // Not even that: the volume can never leave `creating`, so say so now rather than leave it stuck.
             try await env.volumes.failCreate(
@@ -184,7 +184,7 @@ struct VolumesController {
             throw AshlarError(.unavailable, "The scheduler could not be reached; try again later.", underlying: error)
         }
         context.logger.info("volume \(volume.id) accepted", metadata: ["size_gb": "\(size)", "type": "\(type.name)"])
-        return JSONResponse.make(["volume": VolumeView.detail(volume, context)], status: .accepted)
+        return JSONResponse.make(["volume": VolumeView.detail(volume, context, form: .created)], status: .accepted)
     }
 
     /// The type a create asks for, by id or name, or the project's default type.
@@ -358,7 +358,7 @@ struct VolumesController {
         var shown = updated
         shown.volumeTypeName = volume.volumeTypeName  // an update never changes the type
         let attached = try await attachments(of: [shown])[shown.id] ?? []
-        return JSONResponse.make(["volume": VolumeView.detail(shown, context, attachments: attached)])
+        return JSONResponse.make(["volume": VolumeView.detail(shown, context, attachments: attached, form: .updated)])
     }
 
     // MARK: Delete

@@ -4,7 +4,8 @@ import Foundation
 /// The snapshot representation (`cinder/api/views/snapshots.py` plus the extended attributes), fields gated by
 /// microversion.
 enum SnapshotView {
-    static func detail(_ s: Snapshot, _ context: APIRequestContext) -> JSONValue {
+    /// The extended attributes come with show and detail only, as upstream's extension adds them.
+    static func detail(_ s: Snapshot, _ context: APIRequestContext, form: ViewForm = .shown) -> JSONValue {
         let version = context.version
         var d: [String: JSONValue] = [
             "id": .string(s.id),
@@ -16,9 +17,11 @@ enum SnapshotView {
             "status": .string(s.status.rawValue),
             "size": .int(Int64(s.volumeSize)),
             "metadata": .object(s.metadata.mapValues(JSONValue.string)),
-            "os-extended-snapshot-attributes:progress": .string(s.progress),
-            "os-extended-snapshot-attributes:project_id": .string(s.projectID),
         ]
+        if form == .shown {
+            d["os-extended-snapshot-attributes:progress"] = .string(s.progress)
+            d["os-extended-snapshot-attributes:project_id"] = .string(s.projectID)
+        }
         if version >= APIVersion(3, 14) { d["group_snapshot_id"] = .null }
         if version >= APIVersion(3, 41) { d["user_id"] = .string(s.userID) }
         if version >= APIVersion(3, 65) { d["consumes_quota"] = .bool(s.consumesQuota) }
@@ -27,9 +30,6 @@ enum SnapshotView {
 
     /// The list (non-detail) form: Cinder shows the same fields without the extended attributes.
     static func summary(_ s: Snapshot, _ context: APIRequestContext) -> JSONValue {
-        guard case .object(var d) = detail(s, context) else { return .null }
-        d["os-extended-snapshot-attributes:progress"] = nil
-        d["os-extended-snapshot-attributes:project_id"] = nil
-        return .object(d)
+        detail(s, context, form: .summary)
     }
 }

@@ -11,8 +11,12 @@ enum VolumeView {
         ]
     }
 
-    /// `attachments` are the volume's attachments; those `attached` are listed, as Cinder lists them.
-    static func detail(_ v: Volume, _ context: APIRequestContext, attachments: [Attachment] = []) -> JSONValue {
+    /// `attachments` are the volume's attachments; those `attached` are listed, as Cinder lists them. The tenant,
+    /// host, migration and image-metadata attributes come only with show and detail (upstream adds them through
+    /// its contrib extensions, which extend those two actions alone), not with the answers to create and update.
+    static func detail(
+        _ v: Volume, _ context: APIRequestContext, attachments: [Attachment] = [], form: ViewForm = .shown
+    ) -> JSONValue {
         let version = context.version
         let admin = context.caller.isAdmin
         var d: [String: JSONValue] = [
@@ -37,16 +41,18 @@ enum VolumeView {
             "multiattach": .bool(v.multiattach),
             "attachments": .array(
                 attachments.filter { $0.status == .attached }.map { AttachmentView.ofVolume($0, context) }),
-            "os-vol-tenant-attr:tenant_id": .string(v.projectID),
         ]
-        if admin {
-            d["migration_status"] = optional(v.migrationStatus)
-            d["os-vol-host-attr:host"] = optional(v.host)
-            d["os-vol-mig-status-attr:migstat"] = optional(v.migrationStatus)
-            d["os-vol-mig-status-attr:name_id"] = .null
-        }
-        if !v.imageMetadata.isEmpty {
-            d["volume_image_metadata"] = .object(v.imageMetadata.mapValues(JSONValue.string))
+        if admin { d["migration_status"] = optional(v.migrationStatus) }
+        if form == .shown {
+            d["os-vol-tenant-attr:tenant_id"] = .string(v.projectID)
+            if admin {
+                d["os-vol-host-attr:host"] = optional(v.host)
+                d["os-vol-mig-status-attr:migstat"] = optional(v.migrationStatus)
+                d["os-vol-mig-status-attr:name_id"] = .null
+            }
+            if !v.imageMetadata.isEmpty {
+                d["volume_image_metadata"] = .object(v.imageMetadata.mapValues(JSONValue.string))
+            }
         }
         if version >= APIVersion(3, 13) { d["group_id"] = .null }
         if version >= APIVersion(3, 21), admin { d["provider_id"] = .null }
