@@ -70,7 +70,7 @@ struct FreezeTests {
 
             #expect(try await api.put("/v3/os-services/thaw", ["host": .string(TestSystem.backendHost)]).status == .accepted)
             try await api.createAvailableVolume()
-            expectFault(try await api.put("/v3/os-services/freeze", ["host": "nobody"]), .notFound)
+            expectFault(try await api.put("/v3/os-services/freeze", ["host": "nobody"]), .badRequest)
             expectFault(try await api.put("/v3/os-services/freeze", ["nohost": "x"]), .badRequest)
         }
     }

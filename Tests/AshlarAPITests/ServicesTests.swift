@@ -30,7 +30,10 @@ struct ServicesTests {
             #expect(latest.json["services"][0]["backend_state"].string == "up")
             #expect(latest.json["services"][0]["cluster"].isNull)
             let byHost = try await api.get("/v3/os-services?host=\(TestSystem.node)")
-            #expect(byHost.json["services"].array.compactMap { $0["binary"].string } == ["cinder-scheduler"])
+            // A node's name matches its backends too (upstream's host filter); a backend's name just itself.
+            #expect(byHost.json["services"].array.compactMap { $0["binary"].string } == ["cinder-scheduler", "cinder-volume"])
+            let byBackend = try await api.get("/v3/os-services?host=\(TestSystem.backendHost)")
+            #expect(byBackend.json["services"].array.compactMap { $0["host"].string } == [TestSystem.backendHost])
         }
     }
 

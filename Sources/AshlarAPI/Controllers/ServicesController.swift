@@ -91,7 +91,8 @@ struct ServicesController {
         }
         let host = try Fields(top).requiredString("host")
         let changed = try await env.services.setFrozen(host: host, frozen: frozen)
-        guard !changed.isEmpty else { throw AshlarError(.notFound, "Host \(host) could not be found.") }
+        // Upstream answers an unknown host with 400 (its ServiceNotFound turned into InvalidInput).
+        guard !changed.isEmpty else { throw AshlarError(.invalidInput, "No service found with host=\(host)") }
         context.logger.info("volume services on \(host) \(frozen ? "frozen" : "thawed")")
         return JSONResponse.empty(.accepted)
     }

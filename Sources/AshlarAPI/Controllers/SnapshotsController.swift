@@ -32,9 +32,14 @@ struct SnapshotsController {
         let allowed: Set<String> = [
             "volume_id", "name", "description", "display_name", "display_description", "force", "metadata",
         ]
-        if context.version >= APIVersion(3, 53) { try body.rejectUnknown(allowed) }
-        guard let volumeID = try body.uuid("volume_id") ?? nil else {
-            throw AshlarError(.invalidInput, "Invalid input received: 'volume_id' is a required property.")
+        // Upstream's schema is strict at every microversion.
+        try body.rejectUnknown(allowed)
+        let volumeID: String
+        switch try body.uuid("volume_id") {
+        case .none: throw AshlarError(.invalidInput, "Invalid input received: 'volume_id' is a required property.")
+        // Upstream looks a null id up, and finds no such volume.
+        case .some(.none): throw AshlarError.volumeNotFound("None")
+        case .some(.some(let id)): volumeID = id
         }
         let name = try body.string("name") ?? body.string("display_name")
         let description = try body.string("description") ?? body.string("display_description")
@@ -81,7 +86,7 @@ struct SnapshotsController {
         try await env.volumeRPC.createSnapshot(
             host: volume.host ?? "", .init(snapshotID: snapshot.id), context: context.caller)
         context.logger.info("snapshot \(snapshot.id) of volume \(volume.id) accepted")
-        return JSONResponse.make(["snapshot": SnapshotView.detail(snapshot, context)], status: .accepted)
+        return JSONResponse.make(["snapshot": SnapshotView.detail(snapshot, context, form: .created)], status: .accepted)
     }
 
     /// `force` as Cinder reads it: a boolean or a boolean-like string; nil when absent.
@@ -174,7 +179,7 @@ struct SnapshotsController {
             let updated = try await env.snapshots.update(
                 snapshot.id, set: .init(name: name, description: description))
         else { throw AshlarError.snapshotNotFound(snapshot.id) }
-        return JSONResponse.make(["snapshot": SnapshotView.detail(updated, context)])
+        return JSONResponse.make(["snapshot": SnapshotView.detail(updated, context, form: .updated)])
     }
 
     // MARK: Delete
@@ -234,11 +239,14 @@ struct SnapshotsController {
             try context.requireAdmin("volume_extension:snapshot_admin_actions:reset_status")
             try fields.rejectUnknown(["status"])
             let status = try Self.status(fields.requiredString("status"))
-            guard status != .deleting else {
+            guard try await env.snapshots.apply(.reset, to: snapshot.id, choosing: status) != nil else {
+                guard let now = try await env.snapshots.get(snapshot.id) else {
+                    throw AshlarError.snapshotNotFound(snapshot.id)
+                }
                 throw AshlarError(
-                    .invalidInput, "Invalid input received: Status 'deleting' cannot be set with os-reset_status.")
+                    .invalidInput,
+                    "Invalid snapshot: snapshot \(snapshot.id) is \(now.status.rawValue): a delete in progress finishes (or os-force_delete does it) before its status can be reset.")
             }
-            try await env.snapshots.apply(.reset, to: snapshot.id, choosing: status)
             return JSONResponse.empty(.accepted)
         case "os-force_delete":
             try context.requireAdmin("volume_extension:snapshot_admin_actions:force_delete")

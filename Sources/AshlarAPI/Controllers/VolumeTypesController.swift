@@ -131,8 +131,7 @@ struct VolumeTypesController {
         let isPublic = try body.bool("os-volume-type-access:is_public") ?? true
         let type = VolumeType(name: name, description: description, isPublic: isPublic, extraSpecs: specs)
         try await env.types.insert(type)
-        if !isPublic { _ = try await env.types.addAccess(typeID: type.id, projectID: context.caller.projectID) }
-        return JSONResponse.make(["volume_type": VolumeTypeView.show(type, context)])
+        return JSONResponse.make(["volume_type": VolumeTypeView.show(type, context, form: .created)])
     }
 
     /// Combinations Cinder refuses.
@@ -165,7 +164,7 @@ struct VolumeTypesController {
             let updated = try await env.types.update(
                 id: type.id, name: name, description: description, isPublic: isPublic)
         else { throw AshlarError.volumeTypeNotFound(type.id) }
-        return JSONResponse.make(["volume_type": VolumeTypeView.show(updated, context)])
+        return JSONResponse.make(["volume_type": VolumeTypeView.show(updated, context, form: .updated)])
     }
 
     func delete(_ request: Request, _ context: APIRequestContext) async throws -> Response {

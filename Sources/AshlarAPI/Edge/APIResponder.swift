@@ -105,6 +105,10 @@ struct APIResponder: HTTPResponder {
             // `/v3/{project}` alone: Cinder has nothing there.
             throw AshlarError(.notFound, "The resource could not be found.")
         }
+        // `/v3/{project}/volumes/`: an empty id, which upstream's router finds nothing for (not the list).
+        if routedPath.count > "/v3/".count, routedPath.hasSuffix("/") {
+            throw AshlarError(.notFound, "The resource could not be found.")
+        }
         context.caller = try identify(request, urlProject: context.urlProjectID, requestID: context.requestID)
         if let length = request.headers[.contentLength].flatMap(Int.init), length > environment.maxRequestBodySize {
             throw AshlarError(.requestTooLarge, "Request is too large.")

@@ -8,7 +8,7 @@ public enum SnapshotEvent: String, CaseIterable, Hashable, Sendable {
     case createFailed
     /// API: a delete is accepted.
     case deleteRequested
-    /// API: an administrator's delete whatever the status (not while already deleting).
+    /// API: an administrator's delete whatever the status.
     case forceDeleteRequested
     /// API: its volume is deleted with `cascade`, and the snapshot with it.
     case deletedWithVolume
@@ -32,14 +32,15 @@ public enum SnapshotStateMachine {
         .created: .init(from: [.creating], to: .status(.available)),
         .createFailed: .init(from: [.creating], to: .status(.error), effects: [.releaseQuota]),
         .deleteRequested: .init(from: SnapshotTransitions.deletable, to: .status(.deleting)),
-        .forceDeleteRequested: .init(from: Set(SnapshotStatus.all).subtracting([.deleting]), to: .status(.deleting)),
+        // From deleting too, as upstream: the delete is sent again (it is idempotent on the backend).
+        .forceDeleteRequested: .init(from: Set(SnapshotStatus.all), to: .status(.deleting)),
         .deletedWithVolume: .init(from: cascadable, to: .status(.deleting)),
         .deleteFailed: .init(from: [.deleting], to: .status(.errorDeleting)),
         .restoreBegun: .init(from: [.available], to: .status(.restoring)),
         .restoreEnded: .init(from: [.restoring], to: .status(.available)),
-        .reset: .init(
-            from: Set(SnapshotStatus.all).subtracting([.deleting]),
-            to: .chosen(Set(SnapshotStatus.all).subtracting([.deleting]))),
+        // Not from deleting (the volume service is finishing a delete); to deleting, yes: the volume service's
+        // recovery then finishes that delete, or a force delete does it at once.
+        .reset: .init(from: Set(SnapshotStatus.all).subtracting([.deleting]), to: .chosen(Set(SnapshotStatus.all))),
         .statusUpdatedWhileCreating: .init(
             from: [.creating], to: .chosen(SnapshotTransitions.statusUpdates[.creating] ?? [])),
         .statusUpdatedWhileDeleting: .init(

@@ -42,9 +42,20 @@ public struct ServiceStore: Sendable {
             .where("binary_name", .equal, binary).first().map(Self.decode)
     }
 
+    /// The services, by `host` (a node, `node@backend` or `node@backend#pool`) and `binary` when given.
     public func list(host: String? = nil, binary: String? = nil) async throws -> [ServiceRecord] {
         let select = db.read.select().column("*").from("services")
-        if let host { select.where("host", .equal, host) }
+        if let host {
+            // As upstream's host filter: a node matches its backends (`node@backend`), a backend its pools.
+            select.where { group in
+                group.where("host", .equal, host)
+                if !host.contains("#") {
+                    group.orWhere(VolumeStore.hasPrefix("host", host + "#"))
+                    if !host.contains("@") { group.orWhere(VolumeStore.hasPrefix("host", host + "@")) }
+                }
+                return group
+            }
+        }
         if let binary { select.where("binary_name", .equal, binary) }
         return try await select.orderBy("binary_name").orderBy("host").all().map(Self.decode)
     }
