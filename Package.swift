@@ -155,7 +155,12 @@ let package = Package(
         .testTarget(name: "AshlarSchedulerTests", dependencies: ["AshlarScheduler"], swiftSettings: swiftSettings),
         .testTarget(
             name: "AshlarStoreTests",
-            dependencies: ["AshlarStore", "AshlarTestSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "AshlarStore", "AshlarTestSupport", .product(name: "Logging", package: "swift-log"),
+                // To build PostgreSQL's own errors for the mapping to 503 (debug builds: @testable).
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "_ConnectionPoolModule", package: "postgres-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -5,6 +5,8 @@ import SQLKit
 import Testing
 
 @testable import AshlarStore
+import _ConnectionPoolModule
+@testable import PostgresNIO
 import AshlarTestSupport
 
 @Suite("AshlarDatabase and Bootstrap", .timeLimit(.minutes(1)))
@@ -195,22 +197,23 @@ struct DatabaseTests {
         #expect(ContinuousClock.now - started < .seconds(10), "not after pool_timeout's 30 s")
     }
 
-    @Test(
-        "a connection lost inside a write's transaction is the database unavailable (503), not an unknown error",
-        .enabled(if: TestPostgres.isAvailable || TestPostgres.isRequired, "PostgreSQL is not installed"))
-    func connectionLostMidTransaction() async throws {
-        let db = try await AshlarDatabase.open(connection: try await TestPostgres.newDatabase(), logger: quietLogger)
-        // The statement ends its own server process, as a server restart does to the statements in flight: the
-        // failure comes back inside the write's transaction wrapper.
-        let error = await ashlarError {
-            try await db.write.raw("SELECT pg_terminate_backend(pg_backend_pid())").run()
-        }
-        #expect(error?.code == .unavailable, "\(String(describing: error))")
-        #expect(error?.message == "The database is unreachable; try again later.")
-        // The pool replaces the connection: the next write works.
-        try await VolumeStore(db: db).insert(makeVolume(id: "after-loss"))
-        #expect(try await VolumeStore(db: db).get("after-loss") != nil)
-        await db.close()
+    @Test("a connection lost inside a write's transaction, or the pool refusing, is the database unavailable (503)")
+    func connectionLossInsideATransaction() throws {
+        // PostgresNIO wraps whatever fails inside `withTransaction`: the wrapper is opened to the failure.
+        let lost = PostgresTransactionError(file: #file, line: #line, closureError: PSQLError(code: .serverClosedConnection))
+        let mapped = try #require(PostgresPoolDatabase.map(lost) as? AshlarError)
+        #expect(mapped.code == .unavailable)
+        #expect(mapped.message == "The database is unreachable; try again later.")
+        let atCommit = PostgresTransactionError(file: #file, line: #line, commitError: PSQLError(code: .uncleanShutdown))
+        #expect((PostgresPoolDatabase.map(atCommit) as? AshlarError)?.code == .unavailable)
+        let tripped = _ConnectionPoolModule.ConnectionPoolError.connectionCreationCircuitBreakerTripped
+        #expect((PostgresPoolDatabase.map(tripped) as? AshlarError)?.code == .unavailable)
+        // What is not about the connection stays itself, for the store to read (a constraint, a bug).
+        let other = PostgresTransactionError(file: #file, line: #line, closureError: PSQLError(code: .tooManyParameters))
+        #expect(PostgresPoolDatabase.map(other) is PSQLError)
+        let refused = AshlarError(.invalidInput, "no")
+        let inside = PostgresTransactionError(file: #file, line: #line, closureError: refused)
+        #expect((PostgresPoolDatabase.map(inside) as? AshlarError)?.code == .invalidInput)
     }
 
     @Test("connection URLs in upstream's spellings")
