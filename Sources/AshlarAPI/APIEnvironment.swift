@@ -22,6 +22,7 @@ public struct APIEnvironment: Sendable {
     public let snapshots: SnapshotStore
     public let quotaStore: QuotaStore
     public let types: VolumeTypeStore
+    public let qosSpecs: QoSSpecsStore
     public let services: ServiceStore
     public let messages: MessageStore
     public let attachments: AttachmentStore
@@ -47,6 +48,7 @@ public struct APIEnvironment: Sendable {
         self.quotaStore = QuotaStore(
             db: database, defaults: config.quotas, noSnapshotGigabytes: config.quotas.noSnapshotGigabytes)
         self.types = VolumeTypeStore(db: database)
+        self.qosSpecs = QoSSpecsStore(db: database)
         self.services = ServiceStore(db: database)
         self.messages = MessageStore(db: database, ttl: config.messageTTL)
         self.attachments = AttachmentStore(db: database)

@@ -18,6 +18,7 @@ public enum APIServer {
         MetadataController(env: environment, subject: SnapshotMetadataSubject(env: environment, snapshots: snapshots))
             .register(on: router)
         VolumeTypesController(env: environment).register(on: router)
+        QoSSpecsController(env: environment).register(on: router)
         DefaultTypes(env: environment).register(on: router)
         ServicesController(env: environment).register(on: router)
         WorkersController(env: environment).register(on: router)

@@ -171,6 +171,21 @@ enum Migrations {
             "ALTER TABLE volumes ADD COLUMN provider_location VARCHAR(255)",
             "ALTER TABLE volumes ADD COLUMN provider_auth VARCHAR(255)",
         ],
+        [
+            // QoS specs; a volume type points at one through volume_types.qos_specs_id.
+            """
+            CREATE TABLE qos_specs (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                consumer VARCHAR(16) NOT NULL,
+                specs TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE UNIQUE INDEX qos_specs_name ON qos_specs (name)",
+            "CREATE INDEX volume_types_qos_specs ON volume_types (qos_specs_id)",
+        ],
     ]
 
     /// The session advisory lock migrations run under on PostgreSQL.

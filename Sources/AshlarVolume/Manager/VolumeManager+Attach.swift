@@ -38,7 +38,8 @@ extension VolumeManager {
             "target_discovered": false, "target_portal": .string(iscsi.portal), "target_iqn": .string(iqn),
             "target_lun": 1, "target_portals": [.string(iscsi.portal)], "target_iqns": [.string(iqn)],
             "target_luns": [1], "volume_id": .string(volume.id), "access_mode": .string(readOnly ? "ro" : "rw"),
-            "encrypted": .bool(volume.encrypted), "discard": false, "qos_specs": .null, "cacheable": false,
+            "encrypted": .bool(volume.encrypted), "discard": false, "qos_specs": try await frontEndQoS(of: volume),
+            "cacheable": false,
         ]
         if let user = export.chapUser, let password = export.chapPassword {
             data["auth_method"] = "CHAP"
@@ -46,6 +47,15 @@ extension VolumeManager {
             data["auth_password"] = .string(password)
         }
         return ["driver_volume_type": "iscsi", "data": .object(data)]
+    }
+
+    /// The QoS limits the attaching host enforces: the volume type's specs when their consumer is front-end or
+    /// both, per-GiB limits worked out for the volume's size; null otherwise, as upstream sends it.
+    func frontEndQoS(of volume: Volume) async throws -> JSONValue {
+        guard let specsID = try await types.get(id: volume.volumeTypeID)?.qosSpecsID,
+            let specs = try await qosSpecs.get(id: specsID), specs.isFrontEnd
+        else { return .null }
+        return .object(specs.connectionSpecs(size: volume.size))
     }
 
     /// `terminate_connection`: the export goes once no attachment other than `attachmentID` holds it

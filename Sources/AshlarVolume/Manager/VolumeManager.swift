@@ -18,6 +18,9 @@ public struct VolumeManager: Service {
     public let snapshots: SnapshotStore
     let messages: MessageStore
     public let attachments: AttachmentStore
+    /// For the front-end QoS limits an attach hands to the host.
+    let qosSpecs: QoSSpecsStore
+    let types: VolumeTypeStore
     /// The iSCSI target that exports this backend's volumes (`target_helper`); nil exports nothing.
     public let target: (any ISCSITarget)?
     public let iscsi: ISCSIConfig
@@ -52,6 +55,8 @@ public struct VolumeManager: Service {
         self.snapshots = SnapshotStore(db: database)
         self.messages = MessageStore(db: database, ttl: messageTTL)
         self.attachments = AttachmentStore(db: database)
+        self.qosSpecs = QoSSpecsStore(db: database)
+        self.types = VolumeTypeStore(db: database)
         self.target = target
         self.iscsi = iscsi
         self.services = ServiceStore(db: database)
