@@ -19,6 +19,8 @@ public enum APIServer {
             .register(on: router)
         VolumeTypesController(env: environment).register(on: router)
         QoSSpecsController(env: environment).register(on: router)
+        HostsController(env: environment).register(on: router)
+        ExtensionsController(env: environment).register(on: router)
         DefaultTypes(env: environment).register(on: router)
         ServicesController(env: environment).register(on: router)
         WorkersController(env: environment).register(on: router)

@@ -197,6 +197,40 @@ public struct VolumeStore: Sendable {
     }
 
     /// `column` starts with `prefix`, compared exactly (LIKE would treat `_` and `%` as wildcards and ignore case).
+    /// What each project keeps on backend `host` (its pools included): volumes and their GiB, snapshots of those
+    /// volumes and their GiB, by project.
+    public func usage(onHost host: String) async throws -> [(
+        projectID: String, volumes: Int, volumeGB: Int, snapshots: Int, snapshotGB: Int
+    )] {
+        let volumes = try await db.read.raw(
+            """
+            SELECT project_id, COUNT(*) AS n, COALESCE(SUM(size), 0) AS gb FROM volumes
+            WHERE host = \(bind: host) OR substr(host, 1, \(bind: host.count + 1)) = \(bind: host + "#")
+            GROUP BY project_id
+            """
+        ).all()
+        let snapshots = try await db.read.raw(
+            """
+            SELECT s.project_id AS project_id, COUNT(*) AS n, COALESCE(SUM(s.volume_size), 0) AS gb
+            FROM snapshots s JOIN volumes v ON v.id = s.volume_id
+            WHERE v.host = \(bind: host) OR substr(v.host, 1, \(bind: host.count + 1)) = \(bind: host + "#")
+            GROUP BY s.project_id
+            """
+        ).all()
+        var byProject: [String: (Int, Int, Int, Int)] = [:]
+        for row in volumes {
+            let project = try row.decode(column: "project_id", as: String.self)
+            byProject[project, default: (0, 0, 0, 0)].0 = try row.decode(column: "n", as: Int.self)
+            byProject[project, default: (0, 0, 0, 0)].1 = try row.decode(column: "gb", as: Int.self)
+        }
+        for row in snapshots {
+            let project = try row.decode(column: "project_id", as: String.self)
+            byProject[project, default: (0, 0, 0, 0)].2 = try row.decode(column: "n", as: Int.self)
+            byProject[project, default: (0, 0, 0, 0)].3 = try row.decode(column: "gb", as: Int.self)
+        }
+        return byProject.sorted { $0.key < $1.key }.map { ($0.key, $0.value.0, $0.value.1, $0.value.2, $0.value.3) }
+    }
+
     static func hasPrefix(_ column: String, _ prefix: String) -> any SQLExpression {
         SQLBinaryExpression(
             SQLFunction(
