@@ -23,6 +23,7 @@ public struct APIEnvironment: Sendable {
     public let quotaStore: QuotaStore
     public let types: VolumeTypeStore
     public let qosSpecs: QoSSpecsStore
+    public let transfers: TransferStore
     public let services: ServiceStore
     public let messages: MessageStore
     public let attachments: AttachmentStore
@@ -49,6 +50,7 @@ public struct APIEnvironment: Sendable {
             db: database, defaults: config.quotas, noSnapshotGigabytes: config.quotas.noSnapshotGigabytes)
         self.types = VolumeTypeStore(db: database)
         self.qosSpecs = QoSSpecsStore(db: database)
+        self.transfers = TransferStore(db: database)
         self.services = ServiceStore(db: database)
         self.messages = MessageStore(db: database, ttl: config.messageTTL)
         self.attachments = AttachmentStore(db: database)

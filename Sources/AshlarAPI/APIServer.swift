@@ -20,6 +20,7 @@ public enum APIServer {
         VolumeTypesController(env: environment).register(on: router)
         QoSSpecsController(env: environment).register(on: router)
         HostsController(env: environment).register(on: router)
+        TransfersController(env: environment).register(on: router)
         ExtensionsController(env: environment).register(on: router)
         DefaultTypes(env: environment).register(on: router)
         ServicesController(env: environment).register(on: router)

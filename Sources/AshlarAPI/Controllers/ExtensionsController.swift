@@ -32,6 +32,7 @@ struct ExtensionsController {
         ("Volume_image_metadata", "os-vol-image-meta", "Shows the image properties a volume carries."),
         ("Volume_mig_status_attribute", "os-vol-mig-status-attr", "Shows a volume's migration status."),
         ("Volume_tenant_attribute", "os-vol-tenant-attr", "Shows a volume's project."),
+        ("Volume_transfer", "os-volume-transfer", "Gives a volume to another project that knows its key."),
         ("Volume_type_access", "os-volume-type-access", "Manages which projects see a private volume type."),
     ]
 

@@ -51,6 +51,10 @@ public enum VolumeEvent: String, CaseIterable, Hashable, Sendable {
     case detachRolledBack
     /// API, os-reset_status (administrator).
     case reset
+    /// API: a transfer of the volume to another project is offered.
+    case transferOffered
+    /// API: the transfer is accepted (the volume now another project's) or withdrawn.
+    case transferEnded
 }
 
 /// The volume table (reference: Cinder's `conditional_update` calls in `volume/api.py` and the managers'
@@ -92,6 +96,8 @@ public enum VolumeStateMachine {
         .attachmentReservedMultiattach: .init(from: [.available, .inUse, .reserved], to: .status(.reserved)),
         .detachBegun: .init(from: [.inUse], to: .status(.detaching)),
         .detachRolledBack: .init(from: [.detaching], to: .status(.inUse)),
+        .transferOffered: .init(from: [.available], to: .status(.awaitingTransfer)),
+        .transferEnded: .init(from: [.awaitingTransfer], to: .status(.available)),
         .reset: .init(
             from: Set(VolumeStatus.all).subtracting(VolumeTransitions.resetRefused),
             to: .chosen(Set(VolumeStatus.all).subtracting(VolumeTransitions.resetRefused))),

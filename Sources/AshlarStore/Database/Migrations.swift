@@ -186,6 +186,25 @@ enum Migrations {
             "CREATE UNIQUE INDEX qos_specs_name ON qos_specs (name)",
             "CREATE INDEX volume_types_qos_specs ON volume_types (qos_specs_id)",
         ],
+        [
+            // Volume transfers: the key is kept only as a salted hash; accepted ones stay, as history (3.57).
+            """
+            CREATE TABLE transfers (
+                id VARCHAR(36) PRIMARY KEY,
+                volume_id VARCHAR(36) NOT NULL,
+                name VARCHAR(255),
+                salt VARCHAR(255) NOT NULL,
+                crypt_hash VARCHAR(255) NOT NULL,
+                source_project_id VARCHAR(255) NOT NULL,
+                destination_project_id VARCHAR(255),
+                accepted BOOLEAN NOT NULL,
+                no_snapshots BOOLEAN NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX transfers_volume ON transfers (volume_id)",
+        ],
     ]
 
     /// The session advisory lock migrations run under on PostgreSQL.

@@ -22,6 +22,9 @@ public struct VolumeUpdate: Sendable {
     public var providerLocation: String??
     public var providerAuth: String??
     public var consumesQuota: Bool?
+    /// The owner, changed by an accepted transfer.
+    public var projectID: String?
+    public var userID: String?
 
     public init(
         attachStatus: AttachStatus? = nil, host: String?? = nil, name: String?? = nil,
@@ -68,6 +71,8 @@ public struct VolumeUpdate: Sendable {
         if let consumesQuota { builder.set("consumes_quota", to: consumesQuota) }
         if let providerLocation { builder.set("provider_location", to: SQLBind(providerLocation)) }
         if let providerAuth { builder.set("provider_auth", to: SQLBind(providerAuth)) }
+        if let projectID { builder.set("project_id", to: projectID) }
+        if let userID { builder.set("user_id", to: userID) }
     }
 }
 
