@@ -56,20 +56,12 @@ struct QoSSpecsController {
         try context.requireAdmin("volume_extension:qos_specs_manage:get_all")
         let params = ListParameters(request)
         var all = try await env.qosSpecs.list()
-        for key in ["id", "name", "consumer"] {
-            if let wanted = params.value(key) {
-                all = all.filter { key == "id" ? $0.id == wanted : key == "name" ? $0.name == wanted : $0.consumer.rawValue == wanted }
-            }
+        let filters: [(String, (QoSSpecs) -> String)] = [("id", \.id), ("name", \.name), ("consumer", \.consumer.rawValue)]
+        for (key, field) in filters {
+            if let wanted = params.value(key) { all = all.filter { field($0) == wanted } }
         }
-        let page = try params.pagination(maxLimit: env.osapiMaxLimit)
-        if let marker = page.marker {
-            guard let index = all.firstIndex(where: { $0.id == marker }) else {
-                throw AshlarError(.notFound, "Marker \(marker) could not be found.")
-            }
-            all = Array(all[(index + 1)...])
-        }
-        if let offset = page.offset { all = Array(all.dropFirst(offset)) }
-        return JSONResponse.make(["qos_specs": .array(all.prefix(page.limit).map(QoSSpecsView.summary))])
+        let page = try params.page(all, id: \.id, maxLimit: env.osapiMaxLimit).items
+        return JSONResponse.make(["qos_specs": .array(page.map(QoSSpecsView.summary))])
     }
 
     func create(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -110,14 +102,7 @@ struct QoSSpecsController {
 
     func delete(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         try context.requireAdmin("volume_extension:qos_specs_manage:delete")
-        let params = ListParameters(request)
-        var force = false
-        if let text = params.value("force") {
-            guard let value = ExtraSpecMatcher.parseBool(text) else {
-                throw AshlarError(.invalidInput, "Invalid value '\(text)' for force: it must be a boolean.")
-            }
-            force = value
-        }
+        let force = try ListParameters(request).flag("force")
         let id = context.parameters.get("id") ?? ""
         switch try await env.qosSpecs.delete(id: id, force: force) {
         case .deleted: return JSONResponse.empty(.accepted)

@@ -85,18 +85,9 @@ struct VolumeTypesController {
             }
             return a.id < b.id
         }
-        let page = try params.pagination(maxLimit: env.osapiMaxLimit)
-        if let marker = page.marker {
-            guard let index = types.firstIndex(where: { $0.id == marker }) else {
-                throw AshlarError(.notFound, "Marker \(marker) could not be found.")
-            }
-            types = Array(types[(index + 1)...])
-        }
-        if let offset = page.offset { types = Array(types.dropFirst(offset)) }
-        let full = types.count > page.limit
-        types = Array(types.prefix(page.limit))
-        var body: [String: JSONValue] = ["volume_types": .array(types.map { VolumeTypeView.show($0, context) })]
-        if full || (types.count == page.limit && params.value("limit") != nil), let last = types.last {
+        let (shown, more, limit) = try params.page(types, id: \.id, maxLimit: env.osapiMaxLimit)
+        var body: [String: JSONValue] = ["volume_types": .array(shown.map { VolumeTypeView.show($0, context) })]
+        if more || (shown.count == limit && params.value("limit") != nil), let last = shown.last {
             body["volume_type_links"] = Links.next(context, path: "types", parameters: params, lastID: last.id)
         }
         return JSONResponse.make(.object(body))

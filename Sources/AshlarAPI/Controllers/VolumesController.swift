@@ -365,17 +365,10 @@ struct VolumesController {
 
     func delete(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let params = ListParameters(request)
-        func flag(_ key: String) throws(AshlarError) -> Bool {
-            guard let text = params.value(key) else { return false }
-            guard let b = ExtraSpecMatcher.parseBool(text) else {
-                throw AshlarError(.invalidInput, "Invalid input received: \(key)='\(text)' is not a boolean.")
-            }
-            return b
-        }
-        let cascade = try flag("cascade")
+        let cascade = try params.flag("cascade")
         var force = false
         if context.version >= APIVersion(3, 23) {
-            force = try flag("force")
+            force = try params.flag("force")
             if force { try context.requireAdmin("volume:force_delete") }
         }
         let volume = try await find(context)

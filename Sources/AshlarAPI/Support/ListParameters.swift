@@ -42,6 +42,32 @@ struct ListParameters {
         return (limit, value("marker"), offset)
     }
 
+    /// One page of a list kept in memory, in its order: after the `marker` (404 when it is not there), past
+    /// `offset`, at most `limit` (returned too); `more` when rows were left beyond the page.
+    func page<Item>(
+        _ items: [Item], id: (Item) -> String, maxLimit: Int
+    ) throws(AshlarError) -> (items: [Item], more: Bool, limit: Int) {
+        let page = try pagination(maxLimit: maxLimit)
+        var rest = items[...]
+        if let marker = page.marker {
+            guard let index = rest.firstIndex(where: { id($0) == marker }) else {
+                throw AshlarError(.notFound, "Marker \(marker) could not be found.")
+            }
+            rest = rest[(index + 1)...]
+        }
+        if let offset = page.offset { rest = rest.dropFirst(offset) }
+        return (Array(rest.prefix(page.limit)), rest.count > page.limit, page.limit)
+    }
+
+    /// A boolean query parameter (`?force=true`); false when absent.
+    func flag(_ key: String) throws(AshlarError) -> Bool {
+        guard let text = value(key) else { return false }
+        guard let b = ExtraSpecMatcher.parseBool(text) else {
+            throw AshlarError(.invalidInput, "Invalid input received: \(key)='\(text)' is not a boolean.")
+        }
+        return b
+    }
+
     /// `sort=k1:dir,k2` or the older `sort_key`/`sort_dir`; never both.
     func sortKeys(allowed: Set<String>) throws(AshlarError) -> [ListQuery.SortKey] {
         let sort = value("sort")
