@@ -186,13 +186,10 @@ struct TransfersController {
             throw try await env.quotaStore.refusal(projectID: recipient, deltas: deltas, limits: limits)
         }
         if !transfer.noSnapshots {
-            try await env.transfers.moveSnapshots(of: volume.id, to: recipient, userID: context.caller.userID)
+            try await env.snapshots.changeOwner(ofSnapshotsOf: volume.id, to: recipient, userID: context.caller.userID)
         }
         try await env.transfers.markAccepted(id: transfer.id, by: recipient)
         context.logger.info("transfer \(transfer.id): volume \(volume.id) now belongs to project \(recipient)")
-        return JSONResponse.make(
-            ["transfer": ["id": .string(transfer.id), "volume_id": .string(volume.id), "name": VolumeView.optional(transfer.name),
-                          "links": Links.resource(context, collection: "os-volume-transfer", id: transfer.id)]],
-            status: .accepted)
+        return JSONResponse.make(["transfer": summary(transfer, context)], status: .accepted)
     }
 }

@@ -146,6 +146,12 @@ public struct SnapshotStore: Sendable {
         ))
     }
 
+    /// Gives the snapshots of `volumeID` to `projectID` and `userID` (an accepted transfer that takes them along).
+    public func changeOwner(ofSnapshotsOf volumeID: String, to projectID: String, userID: String) async throws {
+        try await db.write.update("snapshots").set("project_id", to: projectID).set("user_id", to: userID)
+            .where("volume_id", .equal, volumeID).run()
+    }
+
     /// No volume is being made from this snapshot right now: deleting it would pull the data from under it.
     public static func notSourceOfCreatingVolume(_ snapshotID: String) -> Requirement {
         Requirement(SQLQueryString(

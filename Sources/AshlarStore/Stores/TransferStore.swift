@@ -49,12 +49,6 @@ public struct TransferStore: Sendable {
             .returning("id").all().isEmpty
     }
 
-    /// Moves the snapshots of `volumeID` to `projectID` (an accepted transfer that takes them along).
-    public func moveSnapshots(of volumeID: String, to projectID: String, userID: String) async throws {
-        try await db.write.update("snapshots").set("project_id", to: projectID).set("user_id", to: userID)
-            .where("volume_id", .equal, volumeID).run()
-    }
-
     static func decode(_ row: any SQLRow) throws -> Transfer {
         Transfer(
             id: try row.decode(column: "id", as: String.self),
