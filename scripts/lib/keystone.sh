@@ -3,6 +3,7 @@
 #   keystone_start VENV DIR PORT PASSWORD   bootstraps, starts it and waits for it; sets keystone_pid
 #   keystone_stop                           stops it by its PID
 #   keystone_catalog CLIENT_VENV URL        registers block-storage and volumev3 endpoints at URL/v3/$(project_id)s
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
 keystone_start() {
     local venv=$1 dir=$2 port=$3 password=$4
@@ -34,11 +35,7 @@ keystone_start() {
 }
 
 keystone_stop() {
-    [ -n "${keystone_pid:-}" ] || return 0
-    kill "$keystone_pid" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do kill -0 "$keystone_pid" 2>/dev/null || break; sleep 0.2; done
-    kill -9 "$keystone_pid" 2>/dev/null || true
+    stop_pid "${keystone_pid:-}"
     keystone_pid=
 }
 
