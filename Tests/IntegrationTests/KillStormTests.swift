@@ -14,6 +14,8 @@ struct KillStormTests {
     /// What a client was told was accepted.
     enum Accepted: Sendable {
         case volume(String), snapshot(String), deleted(String), deletedSnapshot(String), extended(String, Int)
+        /// A delete sent when the server was killed: it may or may not have been carried out.
+        case deleteInDoubt(String)
     }
 
     @Test("4 rounds of a mixed storm from 6 clients, killed at a random moment: nothing stuck, lost or leaked")
@@ -73,14 +75,21 @@ struct KillStormTests {
         let volumeByID = Dictionary(volumes.compactMap { v in (v["id"] as? String).map { ($0, v) } }) { a, _ in a }
         let snapshotByID = Dictionary(snapshots.compactMap { s in (s["id"] as? String).map { ($0, s) } }) { a, _ in a }
         var deleted = Set<String>()
+        var inDoubt = Set<String>()
         for item in accepted {
             if case .deleted(let id) = item { deleted.insert(id) }
             if case .deletedSnapshot(let id) = item { deleted.insert(id) }
+            if case .deleteInDoubt(let id) = item { inDoubt.insert(id) }
         }
         var checked = 0
         for item in accepted {
             checked += 1
             switch item {
+            case .volume(let id) where inDoubt.contains(id):
+                // Gone or available, as the delete was or was not carried out; never stuck or in error.
+                #expect(volumeByID[id] == nil || volumeByID[id]?["status"] as? String == "available", "volume \(id): \(String(describing: volumeByID[id]?["status"]))")
+            case .snapshot(let id) where inDoubt.contains(id):
+                #expect(snapshotByID[id] == nil || snapshotByID[id]?["status"] as? String == "available", "snapshot \(id)")
             case .volume(let id) where !deleted.contains(id):
                 #expect(volumeByID[id]?["status"] as? String == "available", "volume \(id): \(String(describing: volumeByID[id]?["status"]))")
             case .snapshot(let id) where !deleted.contains(id):
@@ -111,6 +120,7 @@ struct KillStormTests {
         var snaps: [String] = []
         var generator = SystemRandomNumberGenerator()
         var n = 0
+        var deleting: String?  // the id of a delete under way, in doubt if the server dies before answering
         while ContinuousClock.now < deadline {
             n += 1
             let name = "r\(round)-c\(client)-\(n)"
@@ -137,7 +147,9 @@ struct KillStormTests {
                     }
                 case 3 where !mine.isEmpty:
                     let id = mine.removeFirst()
+                    deleting = id
                     let reply = try await Server.api(base, "DELETE", "/admin/volumes/\(id)")
+                    deleting = nil
                     if reply.status == 202 { accepted.append(.deleted(id)) } else { mine.append(id) }
                 case 4 where !mine.isEmpty:
                     let id = mine[mine.count - 1]
@@ -146,12 +158,15 @@ struct KillStormTests {
                     if reply.status == 202 { accepted.append(.extended(id, 2)) }
                 case 5 where !snaps.isEmpty:
                     let id = snaps.removeFirst()
+                    deleting = id
                     let reply = try await Server.api(base, "DELETE", "/admin/snapshots/\(id)")
+                    deleting = nil
                     if reply.status == 202 { accepted.append(.deletedSnapshot(id)) } else { snaps.append(id) }
                 default:
                     _ = try await Server.api(base, "GET", "/admin/volumes/detail?limit=20")
                 }
             } catch {
+                if let deleting { accepted.append(.deleteInDoubt(deleting)) }
                 return accepted  // the server was killed
             }
         }
