@@ -24,6 +24,9 @@ public struct APIEnvironment: Sendable {
     public let types: VolumeTypeStore
     public let qosSpecs: QoSSpecsStore
     public let transfers: TransferStore
+    public let groupTypes: GroupTypeStore
+    public let groups: GroupStore
+    public let groupSnapshots: GroupSnapshotStore
     public let services: ServiceStore
     public let messages: MessageStore
     public let attachments: AttachmentStore
@@ -51,6 +54,9 @@ public struct APIEnvironment: Sendable {
         self.types = VolumeTypeStore(db: database)
         self.qosSpecs = QoSSpecsStore(db: database)
         self.transfers = TransferStore(db: database)
+        self.groupTypes = GroupTypeStore(db: database)
+        self.groups = GroupStore(db: database)
+        self.groupSnapshots = GroupSnapshotStore(db: database)
         self.services = ServiceStore(db: database)
         self.messages = MessageStore(db: database, ttl: config.messageTTL)
         self.attachments = AttachmentStore(db: database)

@@ -102,3 +102,17 @@ public struct AshlarError: Error, CustomStringConvertible, Sendable {
         AshlarError(.invalidState, "Invalid volume: \(reason)")
     }
 }
+
+extension AshlarError {
+    public static func groupTypeNotFound(_ id: String) -> AshlarError {
+        AshlarError(.notFound, "Group type with id \(id) could not be found.")
+    }
+
+    public static func groupNotFound(_ id: String) -> AshlarError {
+        AshlarError(.notFound, "Group \(id) could not be found.")
+    }
+
+    public static func groupSnapshotNotFound(_ id: String) -> AshlarError {
+        AshlarError(.notFound, "GroupSnapshot \(id) could not be found.")
+    }
+}

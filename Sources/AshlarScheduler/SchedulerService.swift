@@ -18,6 +18,7 @@ public struct SchedulerService: Service {
     public let hostManager: HostManager
     let volumes: VolumeStore
     let types: VolumeTypeStore
+    let groups: GroupStore
     let services: ServiceStore
     let messages: MessageStore
     let transport: any RPCTransport
@@ -50,6 +51,7 @@ public struct SchedulerService: Service {
         self.hostManager = HostManager()
         self.volumes = VolumeStore(db: database)
         self.types = VolumeTypeStore(db: database)
+        self.groups = GroupStore(db: database)
         self.services = ServiceStore(db: database)
         self.messages = MessageStore(db: database, ttl: messageTTL)
         self.messageReapInterval = messageReapInterval
@@ -79,6 +81,7 @@ public struct SchedulerService: Service {
                         var cutoff = startedAtDate
                         while !Task.isCancelled {
                             await recoverUnplaced(changedBefore: cutoff)
+                            await recoverUnplacedGroups(changedBefore: cutoff)
                             cutoff = Date().addingTimeInterval(-staleAfterSeconds)
                             do {
                                 do {
@@ -301,8 +304,12 @@ struct SchedulerEndpoint: RPCEndpoint {
         case SchedulerRPC.Method.extendVolume:
             await service.extendVolume(try message.arguments(SchedulerRPC.ExtendVolume.self), context: message.context)
             return nil
+        case SchedulerRPC.Method.createGroup:
+            await service.createGroup(try message.arguments(VolumeRPC.GroupArgs.self), context: message.context)
+            return nil
         case SchedulerRPC.Method.doCleanup:
             await service.recoverUnplaced(changedBefore: Date())
+            await service.recoverUnplacedGroups(changedBefore: Date())
             return nil
         case SchedulerRPC.Method.updateServiceCapabilities:
             let report = try message.arguments(SchedulerRPC.CapabilityReport.self)

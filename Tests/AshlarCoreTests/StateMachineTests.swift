@@ -85,7 +85,9 @@ struct StateMachineTests {
         for status in SnapshotStateMachine.transitional {
             #expect(SnapshotStateMachine.recovery.keys.contains(status), "\(status) has no recovery")
         }
-        let exits: Set<VolumeEvent> = [.deleteRequested, .forceDeleteRequested, .reset, .deleteOfFailedManageRequested]
+        let exits: Set<VolumeEvent> = [
+            .deleteRequested, .forceDeleteRequested, .reset, .deleteOfFailedManageRequested, .deletedWithGroup,
+        ]
         for status in VolumeStateMachine.failed {
             for (event, transition) in VolumeStateMachine.table.transitions where transition.from.contains(status) {
                 #expect(exits.contains(event), "\(event) leads out of the failed status \(status)")
@@ -109,7 +111,8 @@ struct StateMachineTests {
                 if transition.effects.contains(.clearPrevious) { previous = nil }
                 #expect(known.contains(next))
                 if VolumeStateMachine.failed.contains(status) {
-                    #expect([.deleteRequested, .forceDeleteRequested].contains(event), "\(event) left \(status)")
+                    #expect(
+                        [.deleteRequested, .forceDeleteRequested, .deletedWithGroup].contains(event), "\(event) left \(status)")
                 }
                 status = next
                 if VolumeStateMachine.transitional.contains(status) {
@@ -117,6 +120,34 @@ struct StateMachineTests {
                 }
             }
         }
+    }
+
+    @Test("groups and group snapshots: every event has a row, creates and deletes settle from their transitional status, reset never interrupts a delete")
+    func groupTables() {
+        #expect(Set(GroupStateMachine.table.transitions.keys) == Set(GroupEvent.allCases))
+        #expect(Set(GroupSnapshotStateMachine.table.transitions.keys) == Set(GroupSnapshotEvent.allCases))
+        let g = GroupStateMachine.table
+        #expect(g[.created].target(from: .creating) == .available)
+        #expect(g[.createFailed].target(from: .creating) == .error)
+        #expect(g[.deleteRequested].target(from: .available) == .deleting)
+        #expect(g[.deleteRequested].target(from: .creating) == nil)
+        #expect(g[.deleteFailed].target(from: .deleting) == .errorDeleting)
+        #expect(g[.reset].target(from: .deleting, chosen: .available) == nil)
+        #expect(g[.reset].target(from: .error, chosen: .creating) == .creating)
+        #expect(g[.reset].target(from: .error, chosen: GroupStatus("bogus")) == nil)
+        // Every transitional status is left by the volume service's own events, so the sweep can settle it.
+        for status in GroupStateMachine.transitional {
+            #expect(g.transitions.contains { $0.key != .reset && $0.value.from.contains(status) }, "\(status)")
+        }
+        let s = GroupSnapshotStateMachine.table
+        #expect(s[.created].target(from: .creating) == .available)
+        #expect(s[.deleteRequested].target(from: .error) == .deleting)
+        #expect(s[.reset].target(from: .deleting, chosen: .available) == nil)
+        for status in GroupSnapshotStateMachine.transitional {
+            #expect(s.transitions.contains { $0.key != .reset && $0.value.from.contains(status) }, "\(status)")
+        }
+        // A member volume may go with its group only from where a plain delete may start.
+        #expect(VolumeStateMachine.table[.deletedWithGroup].from == VolumeStateMachine.table[.deleteRequested].from)
     }
 
     @Test("random attachment sequences: the volume is in-use exactly when an attachment is attached")

@@ -377,7 +377,7 @@ struct AttachTests {
                     "POST", "/admin/attachments", ["attachment": ["volume_uuid": id, "connector": Self.connector]],
                     version: "3.54")
             }
-            let died = try await armed.eventually(.seconds(30)) { !armed.process.isRunning }
+            let died = try await armed.eventually(.seconds(30)) { armed.hasExited }
             #expect(died, "\(point.rawValue) was never reached:\n\(armed.log.suffix(1500))")
 
             let again = try await Server.start(extraArguments: arguments, stateDirectory: server.stateDirectory)

@@ -120,7 +120,7 @@ struct CrashRecoveryTests {
                     base, "POST", "/admin/snapshots", ["snapshot": ["volume_id": source, "name": name]])
             case .deleteSnapshot: _ = try? await Server.api(base, "DELETE", "/admin/snapshots/\(target)")
             }
-            let died = try await armed.eventually(.seconds(30)) { !armed.process.isRunning }
+            let died = try await armed.eventually(.seconds(30)) { armed.hasExited }
             #expect(died, "\(item.point.rawValue) was never reached:\n\(armed.log.suffix(1500))")
             if died { points += 1 }
 

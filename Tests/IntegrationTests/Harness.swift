@@ -130,6 +130,26 @@ final class Server {
 
     var log: String { (try? String(contentsOf: stderrFile, encoding: .utf8)) ?? "" }
 
+    /// Whether the process has ended: reaped by Foundation, or already a zombie (or gone) in the kernel's view.
+    /// Foundation reaps on its own thread, which a loaded machine can hold back long after a SIGKILL took effect.
+    var hasExited: Bool {
+        guard process.isRunning else { return true }
+        guard let stat = try? String(contentsOfFile: "/proc/\(process.processIdentifier)/stat", encoding: .utf8) else {
+            return true
+        }
+        // The state is the first field after the parenthesised command name.
+        guard let close = stat.lastIndex(of: ")") else { return false }
+        return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
+    }
+
+    /// The kernel's state letter and wait channel of the process, for a failure message.
+    var kernelState: String {
+        let pid = process.processIdentifier
+        let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "gone"
+        let wchan = (try? String(contentsOfFile: "/proc/\(pid)/wchan", encoding: .utf8)) ?? "?"
+        return "pid \(pid) stat: \(stat.prefix(80)) wchan: \(wchan)"
+    }
+
     /// Sends SIGTERM and waits (bounded) for a clean exit; returns the exit status, nil if it had to be killed.
     @discardableResult
     func stop() async -> Int32? {

@@ -15,14 +15,7 @@ struct TransfersController {
         for (base, minimum) in [("/v3/os-volume-transfer", APIVersion(3, 0)), ("/v3/volume-transfers", APIVersion(3, 55))] {
             func gated(
                 _ handler: @escaping @Sendable (Request, APIRequestContext) async throws -> Response
-            ) -> @Sendable (Request, APIRequestContext) async throws -> Response {
-                { request, context in
-                    guard context.version >= minimum else {
-                        throw AshlarError(.notFound, "The resource could not be found.")
-                    }
-                    return try await handler(request, context)
-                }
-            }
+            ) -> @Sendable (Request, APIRequestContext) async throws -> Response { since(minimum, handler) }
             router.post(RouterPath(base), use: gated(create))
             router.get(RouterPath(base), use: gated { try await list($0, $1, detail: false) })
             router.get(RouterPath(base + "/detail"), use: gated { try await list($0, $1, detail: true) })

@@ -166,7 +166,9 @@ struct VolumeTypesController {
             throw AshlarError(
                 .invalidInput, "Invalid volume type: Default volume type \(type.name) can not be deleted.")
         }
-        if try await env.volumes.anyUses(typeID: type.id) {
+        var inUse = try await env.volumes.anyUses(typeID: type.id)
+        if !inUse { inUse = try await env.groups.anyUses(volumeTypeID: type.id) }
+        if inUse {
             throw AshlarError(.invalidInput, "Target volume type is still in use.")
         }
         guard try await env.types.delete(id: type.id) else { throw AshlarError.volumeTypeNotFound(type.id) }

@@ -100,6 +100,24 @@ struct VolumesController {
             type = try await resolveType(requestedType, context: context)
         }
         try checkTypeSizeLimits(type, size: size)
+        // A member of a group (3.13): of one of the group's types, on the group's backend.
+        var group: VolumeGroup?
+        if context.version >= APIVersion(3, 13), let groupID = try body.uuid("group_id") ?? nil {
+            guard let found = try await env.groups.get(groupID, projectID: context.caller.projectID) else {
+                throw AshlarError.groupNotFound(groupID)
+            }
+            guard found.volumeTypeIDs.contains(type.id) else {
+                throw AshlarError(
+                    .invalidInput,
+                    "Invalid input received: Invalid volume_type provided: \(type.id) (requested type must be supported by group \(found.id)).")
+            }
+            guard GroupsController.acceptsVolumes.contains(found.status), found.host != nil else {
+                throw AshlarError(
+                    .invalidInput,
+                    "Invalid group: group \(found.id) must be available to take new volumes (it is \(found.status.rawValue)).")
+            }
+            group = found
+        }
         let limits = try await env.quotaStore.limits(projectID: context.caller.projectID)
         if let perVolume = limits[QuotaResource.perVolumeGigabytes], perVolume >= 0, size > perVolume {
             throw AshlarError(
@@ -133,6 +151,7 @@ struct VolumesController {
             availabilityZone: zone ?? source?.volume.availabilityZone ?? env.defaultAvailabilityZone,
             volumeTypeID: type.id, multiattach: type.isMultiattach, snapshotID: source?.snapshot?.id,
             sourceVolumeID: source?.snapshot == nil ? source?.volume.id : nil, metadata: metadata)
+        volume.groupID = group?.id
         // One statement admits the volume against the quota and the source's state, and inserts it.
         let deltas = QuotaDeltas.volume(size: size, volumeTypeName: type.name)
         var requirements: [Requirement] = []
@@ -144,7 +163,11 @@ struct VolumesController {
         } else if let source {
             requirements.append(VolumeStore.volume(source.volume.id, statusIn: VolumeTransitions.cloneable))
         }
+        if let group { requirements.append(GroupStore.group(group.id, statusIn: GroupsController.acceptsVolumes)) }
         guard try await env.volumes.insert(volume, requiring: requirements) else {
+            if let group, try await env.groups.get(group.id).map({ GroupsController.acceptsVolumes.contains($0.status) }) != true {
+                throw AshlarError(.invalidInput, "Invalid group: group \(group.id) is no longer available.")
+            }
             if let snapshot = source?.snapshot, try await env.snapshots.get(snapshot.id)?.status != .available {
                 throw AshlarError(.invalidInput, "Invalid snapshot: snapshot \(snapshot.id) is no longer available.")
             }
@@ -159,7 +182,7 @@ struct VolumesController {
         CrashPoint.apiCreateInserted.reach()
         let spec = RequestSpec(
             volumeID: volume.id, size: size, availabilityZone: zone, volumeTypeName: type.name,
-            extraSpecs: type.extraSpecs, schedulerHints: hints, resourceBackend: source?.volume.host)
+            extraSpecs: type.extraSpecs, schedulerHints: hints, resourceBackend: source?.volume.host ?? group?.host)
         do {
             try await env.scheduler.createVolume(.init(volumeID: volume.id, requestSpec: spec), context: context.caller)
         } catch {
@@ -304,8 +327,6 @@ struct VolumesController {
             case "volume_type":
                 let type = try await env.types.find(value)
                 query.conditions.append(.init("volume_type_id", .eq, .string(type?.id ?? value)))
-            case "group_id":
-                return .matchesNothing  // No volume belongs to a group yet.
             default:
                 return .generic
             }

@@ -22,7 +22,7 @@ enum SnapshotView {
             d["os-extended-snapshot-attributes:progress"] = .string(s.progress)
             d["os-extended-snapshot-attributes:project_id"] = .string(s.projectID)
         }
-        if version >= APIVersion(3, 14) { d["group_snapshot_id"] = .null }
+        if version >= APIVersion(3, 14) { d["group_snapshot_id"] = VolumeView.optional(s.groupSnapshotID) }
         if version >= APIVersion(3, 41) { d["user_id"] = .string(s.userID) }
         if version >= APIVersion(3, 65) { d["consumes_quota"] = .bool(s.consumesQuota) }
         return .object(d)

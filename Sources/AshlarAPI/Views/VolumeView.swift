@@ -54,7 +54,7 @@ enum VolumeView {
                 d["volume_image_metadata"] = .object(v.imageMetadata.mapValues(JSONValue.string))
             }
         }
-        if version >= APIVersion(3, 13) { d["group_id"] = .null }
+        if version >= APIVersion(3, 13) { d["group_id"] = optional(v.groupID) }
         if version >= APIVersion(3, 21), admin { d["provider_id"] = .null }
         if version >= APIVersion(3, 48) {
             d["shared_targets"] = .bool(false)

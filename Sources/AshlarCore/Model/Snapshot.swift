@@ -20,6 +20,8 @@ public struct Snapshot: Sendable, Hashable {
     public var metadata: [String: String]
     public var createdAt: Date
     public var updatedAt: Date?
+    /// The group snapshot this snapshot is a member of (3.14), if any.
+    public var groupSnapshotID: String? = nil
 
     public init(
         id: String = UUID().uuidString.lowercased(), projectID: String, userID: String, volumeID: String,

@@ -40,6 +40,8 @@ public struct Volume: Sendable, Hashable {
     public var launchedAt: Date?
     /// The type's name, filled in when the volume is read (not stored with the volume).
     public var volumeTypeName: String?
+    /// The generic group the volume belongs to (3.13), if any.
+    public var groupID: String? = nil
 
     public init(
         id: String = UUID().uuidString.lowercased(), projectID: String, userID: String, name: String? = nil,

@@ -17,7 +17,7 @@ public enum QuotaResource {
     public static let backupGigabytes = "backup_gigabytes"
     /// The largest single volume, in GB: a limit only, never counted.
     public static let perVolumeGigabytes = "per_volume_gigabytes"
-    /// Volume groups per project (always 0 in use).
+    /// Volume groups per project.
     public static let groups = "groups"
 
     /// The resources every project has, in Cinder's order.

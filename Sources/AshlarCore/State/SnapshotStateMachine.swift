@@ -12,6 +12,8 @@ public enum SnapshotEvent: String, CaseIterable, Hashable, Sendable {
     case forceDeleteRequested
     /// API: its volume is deleted with `cascade`, and the snapshot with it.
     case deletedWithVolume
+    /// API: the group snapshot it is a member of is deleted, and the snapshot with it.
+    case deletedWithGroupSnapshot
     /// Volume service: the backend could not remove it.
     case deleteFailed
     /// API: its volume is being reverted to it.
@@ -35,6 +37,7 @@ public enum SnapshotStateMachine {
         // From deleting too, as upstream: the delete is sent again (it is idempotent on the backend).
         .forceDeleteRequested: .init(from: Set(SnapshotStatus.all), to: .status(.deleting)),
         .deletedWithVolume: .init(from: cascadable, to: .status(.deleting)),
+        .deletedWithGroupSnapshot: .init(from: cascadable, to: .status(.deleting)),
         .deleteFailed: .init(from: [.deleting], to: .status(.errorDeleting)),
         .restoreBegun: .init(from: [.available], to: .status(.restoring)),
         .restoreEnded: .init(from: [.restoring], to: .status(.available)),

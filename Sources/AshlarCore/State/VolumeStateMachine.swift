@@ -55,6 +55,8 @@ public enum VolumeEvent: String, CaseIterable, Hashable, Sendable {
     case transferOffered
     /// API: the transfer is accepted (the volume now another project's) or withdrawn.
     case transferEnded
+    /// API: its group is deleted with `delete-volumes`, and the volume with it.
+    case deletedWithGroup
 }
 
 /// The volume table (reference: Cinder's `conditional_update` calls in `volume/api.py` and the managers'
@@ -98,6 +100,9 @@ public enum VolumeStateMachine {
         .detachRolledBack: .init(from: [.detaching], to: .status(.inUse)),
         .transferOffered: .init(from: [.available], to: .status(.awaitingTransfer)),
         .transferEnded: .init(from: [.awaitingTransfer], to: .status(.available)),
+        .deletedWithGroup: .init(
+            from: VolumeTransitions.deletable.subtracting([.errorManaging]), to: .status(.deleting),
+            effects: [.savePrevious]),
         .reset: .init(
             from: Set(VolumeStatus.all).subtracting(VolumeTransitions.resetRefused),
             to: .chosen(Set(VolumeStatus.all).subtracting(VolumeTransitions.resetRefused))),

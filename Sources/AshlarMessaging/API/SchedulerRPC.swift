@@ -12,6 +12,7 @@ public enum SchedulerRPC {
         public static let extendVolume = "extend_volume"
         /// `do_cleanup`: take over now what was left unplaced (POST /workers/cleanup).
         public static let doCleanup = "do_cleanup"
+        public static let createGroup = "create_group"
     }
 
     /// `extend_volume(volume, new_size, reservations, request_spec)`: checks that the volume's pool can take
@@ -94,6 +95,13 @@ public enum SchedulerRPC {
         public func createVolume(_ args: CreateVolume, context: CallerContext) async throws {
             try await transport.cast(
                 RPCMessage(method: Method.createVolume, context: context, arguments: args), to: .scheduler)
+        }
+
+        /// `create_group(group, group_spec, request_spec_list)`: places a new group on a backend that can take
+        /// every one of its volume types.
+        public func createGroup(_ args: VolumeRPC.GroupArgs, context: CallerContext) async throws {
+            try await transport.cast(
+                RPCMessage(method: Method.createGroup, context: context, arguments: args), to: .scheduler)
         }
 
         public func extendVolume(_ args: ExtendVolume, context: CallerContext) async throws {

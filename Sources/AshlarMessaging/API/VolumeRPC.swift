@@ -20,6 +20,25 @@ public enum VolumeRPC {
         public static let attachmentDelete = "attachment_delete"
         /// `do_cleanup`: finish now what was left in a transitional state (POST /workers/cleanup).
         public static let doCleanup = "do_cleanup"
+        public static let createGroup = "create_group"
+        public static let deleteGroup = "delete_group"
+        public static let createGroupSnapshot = "create_group_snapshot"
+        public static let deleteGroupSnapshot = "delete_group_snapshot"
+    }
+
+    /// `create_group(group)` / `delete_group(group)`: the group's backend makes (with the members a create from
+    /// a source lists) or removes it with its volumes.
+    public struct GroupArgs: Codable, Sendable {
+        public var groupID: String
+        public init(groupID: String) { self.groupID = groupID }
+        enum CodingKeys: String, CodingKey { case groupID = "group_id" }
+    }
+
+    /// `create_group_snapshot(group_snapshot)` / `delete_group_snapshot(group_snapshot)`.
+    public struct GroupSnapshotArgs: Codable, Sendable {
+        public var groupSnapshotID: String
+        public init(groupSnapshotID: String) { self.groupSnapshotID = groupSnapshotID }
+        enum CodingKeys: String, CodingKey { case groupSnapshotID = "group_snapshot_id" }
     }
 
     /// `attachment_update(context, vref, connector, attachment_id)`: the volume service gives the attachment its
@@ -194,6 +213,22 @@ public enum VolumeRPC {
 
         public func deleteSnapshot(host: String, _ args: SnapshotArgs, context: CallerContext) async throws {
             try await cast(Method.deleteSnapshot, args, host: host, context: context)
+        }
+
+        public func createGroup(host: String, _ args: GroupArgs, context: CallerContext) async throws {
+            try await cast(Method.createGroup, args, host: host, context: context)
+        }
+
+        public func deleteGroup(host: String, _ args: GroupArgs, context: CallerContext) async throws {
+            try await cast(Method.deleteGroup, args, host: host, context: context)
+        }
+
+        public func createGroupSnapshot(host: String, _ args: GroupSnapshotArgs, context: CallerContext) async throws {
+            try await cast(Method.createGroupSnapshot, args, host: host, context: context)
+        }
+
+        public func deleteGroupSnapshot(host: String, _ args: GroupSnapshotArgs, context: CallerContext) async throws {
+            try await cast(Method.deleteGroupSnapshot, args, host: host, context: context)
         }
 
         public func extendVolume(host: String, _ args: ExtendVolume, context: CallerContext) async throws {

@@ -205,6 +205,69 @@ enum Migrations {
             """,
             "CREATE INDEX transfers_volume ON transfers (volume_id)",
         ],
+        [
+            // Generic volume groups (3.11–3.20): group types with their specs, groups with the volume types they
+            // take, group snapshots; a volume names its group, a snapshot its group snapshot.
+            """
+            CREATE TABLE group_types (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255) NOT NULL,
+                description VARCHAR(255),
+                is_public BOOLEAN NOT NULL,
+                group_specs TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE UNIQUE INDEX group_types_name ON group_types (name)",
+            """
+            CREATE TABLE volume_groups (
+                id VARCHAR(36) PRIMARY KEY,
+                project_id VARCHAR(255) NOT NULL,
+                user_id VARCHAR(255) NOT NULL,
+                name VARCHAR(255),
+                description VARCHAR(255),
+                group_type_id VARCHAR(36) NOT NULL,
+                status VARCHAR(64) NOT NULL,
+                availability_zone VARCHAR(255) NOT NULL,
+                host VARCHAR(255),
+                group_snapshot_id VARCHAR(36),
+                source_group_id VARCHAR(36),
+                replication_status VARCHAR(255),
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX volume_groups_project ON volume_groups (project_id)",
+            """
+            CREATE TABLE group_volume_types (
+                group_id VARCHAR(36) NOT NULL,
+                volume_type_id VARCHAR(36) NOT NULL,
+                ordinal INTEGER NOT NULL,
+                PRIMARY KEY (group_id, volume_type_id)
+            )
+            """,
+            "CREATE INDEX group_volume_types_type ON group_volume_types (volume_type_id)",
+            """
+            CREATE TABLE group_snapshots (
+                id VARCHAR(36) PRIMARY KEY,
+                group_id VARCHAR(36) NOT NULL,
+                project_id VARCHAR(255) NOT NULL,
+                user_id VARCHAR(255) NOT NULL,
+                name VARCHAR(255),
+                description VARCHAR(255),
+                group_type_id VARCHAR(36) NOT NULL,
+                status VARCHAR(64) NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+            "CREATE INDEX group_snapshots_group ON group_snapshots (group_id)",
+            "ALTER TABLE volumes ADD COLUMN group_id VARCHAR(36)",
+            "CREATE INDEX volumes_group ON volumes (group_id)",
+            "ALTER TABLE snapshots ADD COLUMN group_snapshot_id VARCHAR(36)",
+            "CREATE INDEX snapshots_group_snapshot ON snapshots (group_snapshot_id)",
+        ],
     ]
 
     /// The session advisory lock migrations run under on PostgreSQL.

@@ -153,6 +153,7 @@ public struct QuotaStore: Sendable {
                 add(QuotaResource.gigabytes, try row.decode(column: "gb", as: Int.self), typeID: typeID)
             }
         }
+        usage[QuotaResource.groups] = try await GroupStore(db: db).count(projectID: projectID)
         return usage
     }
 

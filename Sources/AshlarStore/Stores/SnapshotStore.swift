@@ -15,10 +15,10 @@ public struct SnapshotStore: Sendable {
         "display_description": "description", "status": "status", "volume_id": "volume_id", "size": "volume_size",
         "volume_size": "volume_size", "created_at": "created_at", "updated_at": "updated_at",
         "project_id": "project_id", "user_id": "user_id", "consumes_quota": "consumes_quota",
-        "progress": "progress",
+        "progress": "progress", "group_snapshot_id": "group_snapshot_id",
     ]
 
-    static let listing = TableListing(table: "snapshots", columns: columns, nullableText: ["name", "description"])
+    static let listing = TableListing(table: "snapshots", columns: columns, nullableText: ["name", "description", "group_snapshot_id"])
 
     /// Inserts the snapshot if, in the same statement, every one of `conditions` holds (its volume's state, the
     /// quota). Returns whether it was inserted.
@@ -27,13 +27,14 @@ public struct SnapshotStore: Sendable {
             SQLBind(s.id), SQLBind(s.projectID), SQLBind(s.userID), SQLBind(s.volumeID), SQLBind(s.name),
             SQLBind(s.description), SQLBind(s.status.rawValue), SQLBind(s.progress), SQLBind(s.volumeSize),
             SQLBind(s.volumeTypeID), SQLBind(s.consumesQuota), SQLBind(encodeMap(s.metadata)),
-            SQLBind(s.createdAt.stored), SQLBind(s.updatedAt?.stored),
+            SQLBind(s.createdAt.stored), SQLBind(s.updatedAt?.stored), SQLBind(s.groupSnapshotID),
         ]
         return try await Self.listing.insert(
             on: db.write,
             columns: [
                 "id", "project_id", "user_id", "volume_id", "name", "description", "status", "progress",
-                "volume_size", "volume_type_id", "consumes_quota", "metadata", "created_at", "updated_at"
+                "volume_size", "volume_type_id", "consumes_quota", "metadata", "created_at", "updated_at",
+                "group_snapshot_id",
             ], values: values, requiring: conditions)
     }
 
@@ -160,7 +161,7 @@ public struct SnapshotStore: Sendable {
     }
 
     static func decode(_ row: any SQLRow) throws -> Snapshot {
-        Snapshot(
+        var snapshot = Snapshot(
             id: try row.decode(column: "id", as: String.self),
             projectID: try row.decode(column: "project_id", as: String.self),
             userID: try row.decode(column: "user_id", as: String.self),
@@ -175,6 +176,8 @@ public struct SnapshotStore: Sendable {
             metadata: try row.stringMap("metadata"),
             createdAt: try row.date("created_at"),
             updatedAt: try row.optionalDate("updated_at"))
+        snapshot.groupSnapshotID = try row.optional("group_snapshot_id", String.self)
+        return snapshot
     }
 }
 

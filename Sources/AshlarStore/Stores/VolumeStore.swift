@@ -18,11 +18,13 @@ public struct VolumeStore: Sendable {
         "project_id": "project_id", "attach_status": "attach_status", "migration_status": "migration_status",
         "multiattach": "multiattach", "encrypted": "encrypted", "snapshot_id": "snapshot_id",
         "source_volid": "source_volid", "consumes_quota": "consumes_quota", "replication_status": "replication_status",
+        "group_id": "group_id",
     ]
     static let listing = TableListing(
         table: "volumes", columns: columns,
         nullableText: [
             "name", "description", "host", "migration_status", "snapshot_id", "source_volid", "replication_status",
+            "group_id",
         ])
 
     /// Inserts the volume if, in the same statement, every one of `conditions` holds (the project's quota, the
@@ -37,7 +39,7 @@ public struct VolumeStore: Sendable {
             SQLBind(v.migrationStatus), SQLBind(v.replicationStatus), SQLBind(v.previousStatus),
             SQLBind(v.consumesQuota), SQLBind(encodeMap(v.metadata)), SQLBind(encodeMap(v.adminMetadata)),
             SQLBind(encodeMap(v.imageMetadata)), SQLBind(v.createdAt.stored), SQLBind(v.updatedAt?.stored),
-            SQLBind(v.launchedAt?.stored), SQLBind(v.extendTo),
+            SQLBind(v.launchedAt?.stored), SQLBind(v.extendTo), SQLBind(v.groupID),
         ]
         return try await Self.listing.insert(
             on: db.write,
@@ -45,7 +47,8 @@ public struct VolumeStore: Sendable {
                 "id", "project_id", "user_id", "name", "description", "size", "status", "attach_status",
                 "availability_zone", "volume_type_id", "host", "bootable", "multiattach", "encrypted", "snapshot_id",
                 "source_volid", "migration_status", "replication_status", "previous_status", "consumes_quota",
-                "metadata", "admin_metadata", "image_metadata", "created_at", "updated_at", "launched_at", "extend_to"
+                "metadata", "admin_metadata", "image_metadata", "created_at", "updated_at", "launched_at", "extend_to",
+                "group_id",
             ], values: values, requiring: conditions)
     }
 
@@ -240,7 +243,7 @@ public struct VolumeStore: Sendable {
     }
 
     static func decode(_ row: any SQLRow) throws -> Volume {
-        Volume(
+        var volume = Volume(
             id: try row.decode(column: "id", as: String.self),
             projectID: try row.decode(column: "project_id", as: String.self),
             userID: try row.decode(column: "user_id", as: String.self),
@@ -272,6 +275,8 @@ public struct VolumeStore: Sendable {
             launchedAt: try row.optionalDate("launched_at"),
             volumeTypeName: row.contains(column: "type_name") ? try row.optional("type_name", String.self) : nil
         )
+        volume.groupID = try row.optional("group_id", String.self)
+        return volume
     }
 }
 

@@ -129,6 +129,22 @@ struct VolumeEndpoint: RPCEndpoint {
             let id = try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID
             await manager.inFlight.during(id) { await manager.deleteSnapshot(id, context: message.context) }
             return nil
+        case VolumeRPC.Method.createGroup:
+            let id = try message.arguments(VolumeRPC.GroupArgs.self).groupID
+            await manager.inFlight.during(id) { await manager.createGroup(id, context: message.context) }
+            return nil
+        case VolumeRPC.Method.deleteGroup:
+            let id = try message.arguments(VolumeRPC.GroupArgs.self).groupID
+            await manager.inFlight.during(id) { await manager.deleteGroup(id, context: message.context) }
+            return nil
+        case VolumeRPC.Method.createGroupSnapshot:
+            let id = try message.arguments(VolumeRPC.GroupSnapshotArgs.self).groupSnapshotID
+            await manager.inFlight.during(id) { await manager.createGroupSnapshot(id, context: message.context) }
+            return nil
+        case VolumeRPC.Method.deleteGroupSnapshot:
+            let id = try message.arguments(VolumeRPC.GroupSnapshotArgs.self).groupSnapshotID
+            await manager.inFlight.during(id) { await manager.deleteGroupSnapshot(id, context: message.context) }
+            return nil
         case VolumeRPC.Method.extendVolume:
             let args = try message.arguments(VolumeRPC.ExtendVolume.self)
             await manager.inFlight.during(args.volumeID) { await manager.extend(args, context: message.context) }

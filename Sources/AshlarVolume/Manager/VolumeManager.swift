@@ -21,6 +21,8 @@ public struct VolumeManager: Service {
     /// For the front-end QoS limits an attach hands to the host.
     let qosSpecs: QoSSpecsStore
     let types: VolumeTypeStore
+    let groups: GroupStore
+    let groupSnapshots: GroupSnapshotStore
     /// The iSCSI target that exports this backend's volumes (`target_helper`); nil exports nothing.
     public let target: (any ISCSITarget)?
     public let iscsi: ISCSIConfig
@@ -57,6 +59,8 @@ public struct VolumeManager: Service {
         self.attachments = AttachmentStore(db: database)
         self.qosSpecs = QoSSpecsStore(db: database)
         self.types = VolumeTypeStore(db: database)
+        self.groups = GroupStore(db: database)
+        self.groupSnapshots = GroupSnapshotStore(db: database)
         self.target = target
         self.iscsi = iscsi
         self.services = ServiceStore(db: database)
@@ -268,6 +272,7 @@ public struct VolumeManager: Service {
                     break
                 }
             }
+            try await recoverGroups(context: context, stale: stale)
             // An attachment whose connection was being made when the service stopped: the host never got its
             // connection info, so it is failed (it may be given its connector again) and the volume follows.
             for attachment in try await attachments.onBackend(host)

@@ -1,0 +1,43 @@
+import AshlarCore
+import Foundation
+import SQLKit
+
+extension VolumeStore {
+    /// The volumes of a group, oldest first.
+    public func members(ofGroup groupID: String) async throws -> [Volume] {
+        try await list(ListQuery(projectID: nil, conditions: [.init("group_id", .eq, .string(groupID))], sort: [.init("created_at", ascending: true)]))
+    }
+
+    /// Every volume of the group that may be deleted goes to `deleting` in one statement (`deletedWithGroup`);
+    /// returns those that did.
+    @discardableResult
+    public func markDeleting(ofGroup groupID: String) async throws -> [Volume] {
+        let builder = db.write.update("volumes")
+        try VolumeStateMachine.table[.deletedWithGroup].apply(to: builder)
+        builder.set("updated_at", to: Date().stored).where("group_id", .equal, groupID)
+        return try await builder.returning("*").all().map(Self.decode)
+    }
+
+    /// Puts a volume into a group, if in the same statement it is in none, is in one of `statuses`, is of one of
+    /// the group's types and lives on its backend; false otherwise.
+    public func join(
+        _ volumeID: String, group: VolumeGroup, statusIn statuses: Set<VolumeStatus>
+    ) async throws -> Bool {
+        guard let backend = group.host, !group.volumeTypeIDs.isEmpty else { return false }
+        return try await !db.write.update("volumes").set("group_id", to: group.id).set("updated_at", to: Date().stored)
+            .where("id", .equal, volumeID)
+            .where(SQLBinaryExpression(SQLIdentifier("group_id"), .is, SQLLiteral.null))
+            .where("status", .in, statuses.map(\.rawValue).sorted())
+            .where("volume_type_id", .in, group.volumeTypeIDs)
+            .where(Self.hasPrefix("host", backend + "#"))
+            .returning("id").all().isEmpty
+    }
+
+    /// Takes a volume out of its group, if it is in one of `statuses`; false otherwise.
+    public func leave(_ volumeID: String, groupID: String, statusIn statuses: Set<VolumeStatus>) async throws -> Bool {
+        try await !db.write.update("volumes").set("group_id", to: SQLLiteral.null).set("updated_at", to: Date().stored)
+            .where("id", .equal, volumeID).where("group_id", .equal, groupID)
+            .where("status", .in, statuses.map(\.rawValue).sorted())
+            .returning("id").all().isEmpty
+    }
+}
