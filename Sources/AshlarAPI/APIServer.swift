@@ -18,6 +18,7 @@ public enum APIServer {
         MetadataController(env: environment, subject: SnapshotMetadataSubject(env: environment, snapshots: snapshots))
             .register(on: router)
         VolumeTypesController(env: environment).register(on: router)
+        VolumeTypeEncryptionController(env: environment).register(on: router)
         QoSSpecsController(env: environment).register(on: router)
         HostsController(env: environment).register(on: router)
         TransfersController(env: environment).register(on: router)

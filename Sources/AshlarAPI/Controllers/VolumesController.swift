@@ -100,6 +100,12 @@ struct VolumesController {
             type = try await resolveType(requestedType, context: context)
         }
         try checkTypeSizeLimits(type, size: size)
+        if try await env.types.encryption(ofType: type.id) != nil {
+            // A volume key needs a key manager, and this deployment has none: refused rather than made unencrypted.
+            throw AshlarError(
+                .invalidInput,
+                "Invalid volume type: volume type \(type.name) is encrypted, and no key manager is configured to hold volume keys.")
+        }
         // A member of a group (3.13): of one of the group's types, on the group's backend.
         var group: VolumeGroup?
         if context.version >= APIVersion(3, 13), let groupID = try body.uuid("group_id") ?? nil {

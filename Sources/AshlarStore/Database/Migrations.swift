@@ -268,6 +268,21 @@ enum Migrations {
             "ALTER TABLE snapshots ADD COLUMN group_snapshot_id VARCHAR(36)",
             "CREATE INDEX snapshots_group_snapshot ON snapshots (group_snapshot_id)",
         ],
+        [
+            // Volume type encryption (`/types/{id}/encryption`): at most one per type.
+            """
+            CREATE TABLE volume_type_encryption (
+                volume_type_id VARCHAR(36) PRIMARY KEY,
+                encryption_id VARCHAR(36) NOT NULL,
+                provider VARCHAR(255) NOT NULL,
+                cipher VARCHAR(255),
+                key_size INTEGER,
+                control_location VARCHAR(255) NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION
+            )
+            """,
+        ],
     ]
 
     /// The session advisory lock migrations run under on PostgreSQL.
