@@ -304,6 +304,9 @@ struct SchedulerEndpoint: RPCEndpoint {
         case SchedulerRPC.Method.extendVolume:
             await service.extendVolume(try message.arguments(SchedulerRPC.ExtendVolume.self), context: message.context)
             return nil
+        case SchedulerRPC.Method.retype:
+            await service.retype(try message.arguments(SchedulerRPC.Retype.self), context: message.context)
+            return nil
         case SchedulerRPC.Method.createGroup:
             await service.createGroup(try message.arguments(VolumeRPC.GroupArgs.self), context: message.context)
             return nil

@@ -17,7 +17,7 @@ struct VolumeActionsController {
     /// Actions that need backend work arriving in later releases: refused clearly, changing nothing.
     static let later: Set<String> = [
         "os-migrate_volume", "os-migrate_volume_completion", "os-volume_upload_image",
-        "os-retype", "os-reimage", "os-unmanage",
+        "os-reimage", "os-unmanage",
     ]
 
     func act(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -80,6 +80,9 @@ struct VolumeActionsController {
             return JSONResponse.empty(.ok)
         case "os-extend":
             try await extend(volume, fields, context)
+            return JSONResponse.empty(.accepted)
+        case "os-retype":
+            try await retype(volume, fields, context)
             return JSONResponse.empty(.accepted)
         case "revert":
             try context.require(APIVersion(3, 40))
@@ -176,6 +179,93 @@ struct VolumeActionsController {
         CrashPoint.apiExtendMarked.reach()
         try await env.scheduler.extendVolume(.init(volumeID: volume.id, newSize: newSize), context: context.caller)
         context.logger.info("extend of volume \(volume.id) to \(newSize) GiB accepted")
+    }
+
+    /// `os-retype`: the volume goes to `retyping`, admitted against the new type's per-type quotas in the same
+    /// statement (the totals do not change); the scheduler checks its backend satisfies the new type and the
+    /// backend takes it. Refused as upstream: the same type, a change of encryption, of multiattach or of
+    /// front-end QoS while attached, a type its group does not take.
+    private func retype(_ volume: Volume, _ fields: Fields, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(["new_type", "migration_policy"])
+        guard let requested = try fields.string("new_type", nullable: false) ?? nil, !requested.isEmpty else {
+            throw AshlarError(.invalidInput, "Invalid input received: 'new_type' is a required property.")
+        }
+        let policy: String = (try fields.string("migration_policy") ?? nil) ?? "never"
+        guard ["never", "on-demand"].contains(policy) else {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: migration_policy must be 'never' or 'on-demand' (got '\(policy)').")
+        }
+        let newType = try await volumes.resolveType(requested, context: context)
+        guard newType.id != volume.volumeTypeID else {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: New volume type must be different from the original (\(newType.name)).")
+        }
+        guard VolumeStateMachine.table[.retypeRequested].from.contains(volume.status), volume.host != nil else {
+            throw AshlarError.invalidVolume(
+                "Volume \(volume.id) status must be available or in-use to be retyped, but it is \(volume.status.rawValue).")
+        }
+        if let migration = volume.migrationStatus, !["success", "error"].contains(migration) {
+            throw AshlarError.invalidVolume("Volume \(volume.id) is being migrated (\(migration)); retype it afterwards.")
+        }
+        let oldType = try await env.types.get(id: volume.volumeTypeID)
+        let oldEncryption = try await env.types.encryption(ofType: volume.volumeTypeID)
+        let newEncryption = try await env.types.encryption(ofType: newType.id)
+        if (oldEncryption == nil) != (newEncryption == nil) || oldEncryption?.provider != newEncryption?.provider {
+            throw AshlarError(.invalidInput, "Invalid input received: Retype cannot change encryption requirements.")
+        }
+        if volume.status == .inUse {
+            if (oldType?.isMultiattach ?? false) != newType.isMultiattach {
+                throw AshlarError(
+                    .invalidInput, "Invalid input received: Retype of an attached volume cannot change multiattach.")
+            }
+            if try await frontEndQoS(oldType) != frontEndQoS(newType) {
+                throw AshlarError(
+                    .invalidInput, "Invalid input received: Retype cannot change front-end qos specs for in-use volume.")
+            }
+        }
+        if let groupID = volume.groupID, let group = try await env.groups.get(groupID),
+            !group.volumeTypeIDs.contains(newType.id)
+        {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: Volume \(volume.id) is in group \(groupID), which does not take volume type \(newType.name).")
+        }
+        // Only the new type's own resources grow: the volume is counted once overall either way.
+        let limits = try await env.quotaStore.limits(projectID: volume.projectID).filter { key, _ in
+            [QuotaResource.volumes, QuotaResource.gigabytes].map { QuotaResource.perType($0, typeName: newType.name) }
+                .contains(key)
+        }
+        let deltas = QuotaDeltas.volume(size: volume.size, volumeTypeName: newType.name)
+        var condition = VolumeCondition()
+        if let quota = env.quotaStore.requirement(projectID: volume.projectID, deltas: deltas, limits: limits) {
+            condition.requiring = [quota]
+        }
+        guard try await env.volumes.apply(.retypeRequested, to: volume.id, where: condition) != nil else {
+            guard let now = try await env.volumes.get(volume.id) else { throw AshlarError.volumeNotFound(volume.id) }
+            guard VolumeStateMachine.table[.retypeRequested].from.contains(now.status) else {
+                throw AshlarError.invalidVolume(
+                    "Volume \(volume.id) status must be available or in-use to be retyped, but it is \(now.status.rawValue).")
+            }
+            throw try await env.quotaStore.refusal(projectID: volume.projectID, deltas: deltas, limits: limits)
+        }
+        do {
+            try await env.scheduler.retype(
+                .init(volumeID: volume.id, newTypeID: newType.id, migrationPolicy: policy), context: context.caller)
+        } catch {
+            context.logger.error("retype of volume \(volume.id) could not be handed to the scheduler: \(error)")
+            try await env.volumes.apply(.retypeFailed, to: volume.id)
+            throw AshlarError(
+                .unavailable, "The scheduler could not be reached; the volume keeps its type, try again later.",
+                underlying: error)
+        }
+        context.logger.info("retype of volume \(volume.id) to \(newType.name) accepted", metadata: ["migration_policy": "\(policy)"])
+    }
+
+    /// A type's QoS specs when the attaching host enforces them (consumer front-end or both), else nil.
+    private func frontEndQoS(_ type: VolumeType?) async throws -> [String: String]? {
+        guard let id = type?.qosSpecsID, let specs = try await env.qosSpecs.get(id: id),
+            specs.consumer != .backEnd
+        else { return nil }
+        return specs.specs
     }
 
     /// `revert` (3.40): only to the volume's latest snapshot, of the same size; volume `reverting` and snapshot

@@ -57,6 +57,12 @@ public enum VolumeEvent: String, CaseIterable, Hashable, Sendable {
     case transferEnded
     /// API: its group is deleted with `delete-volumes`, and the volume with it.
     case deletedWithGroup
+    /// API, os-retype: the volume is to take another type.
+    case retypeRequested
+    /// Volume service: the backend took the new type; the same statement sets it.
+    case retyped
+    /// Scheduler or volume service (or recovery): the retype cannot be done; the type is as it was.
+    case retypeFailed
 }
 
 /// The volume table (reference: Cinder's `conditional_update` calls in `volume/api.py` and the managers'
@@ -100,6 +106,9 @@ public enum VolumeStateMachine {
         .detachRolledBack: .init(from: [.detaching], to: .status(.inUse)),
         .transferOffered: .init(from: [.available], to: .status(.awaitingTransfer)),
         .transferEnded: .init(from: [.awaitingTransfer], to: .status(.available)),
+        .retypeRequested: .init(from: [.available, .inUse], to: .status(.retyping), effects: [.savePrevious]),
+        .retyped: .init(from: [.retyping], to: .previous(orElse: .available), effects: [.clearPrevious]),
+        .retypeFailed: .init(from: [.retyping], to: .previous(orElse: .available), effects: [.clearPrevious]),
         .deletedWithGroup: .init(
             from: VolumeTransitions.deletable.subtracting([.errorManaging]), to: .status(.deleting),
             effects: [.savePrevious]),
@@ -110,7 +119,7 @@ public enum VolumeStateMachine {
 
     /// Statuses an operation is under way in. Each has a recovery: nothing may stay in one.
     public static let transitional: Set<VolumeStatus> = [
-        .creating, .deleting, .errorManagingDeleting, .extending, .reverting, .attaching, .detaching,
+        .creating, .deleting, .errorManagingDeleting, .extending, .reverting, .attaching, .detaching, .retyping,
     ]
 
     /// How nothing stays in a transitional status: who finishes it after a crash or a lost message.
@@ -127,6 +136,7 @@ public enum VolumeStateMachine {
     public static let recovery: [VolumeStatus: Recovery] = [
         .creating: .redo, .deleting: .redo, .errorManagingDeleting: .redo, .extending: .redo,
         .reverting: .redo, .attaching: .fromAttachments, .detaching: .fromAttachments,
+        .retyping: .undo(.retypeFailed),
     ]
 
     /// Statuses nothing leads out of but a delete or an administrator's reset: the operation failed.

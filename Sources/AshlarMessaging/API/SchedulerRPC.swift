@@ -13,6 +13,26 @@ public enum SchedulerRPC {
         /// `do_cleanup`: take over now what was left unplaced (POST /workers/cleanup).
         public static let doCleanup = "do_cleanup"
         public static let createGroup = "create_group"
+        public static let retype = "retype"
+    }
+
+    /// `retype(volume, request_spec, filter_properties)`: checks that the volume's backend satisfies the new type
+    /// (else, with `migration_policy` on-demand, finds another), then hands the retype to the backend.
+    public struct Retype: Codable, Sendable {
+        public var volumeID: String
+        public var newTypeID: String
+        /// `never` or `on-demand`.
+        public var migrationPolicy: String
+        public init(volumeID: String, newTypeID: String, migrationPolicy: String) {
+            self.volumeID = volumeID
+            self.newTypeID = newTypeID
+            self.migrationPolicy = migrationPolicy
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case newTypeID = "new_type_id"
+            case migrationPolicy = "migration_policy"
+        }
     }
 
     /// `extend_volume(volume, new_size, reservations, request_spec)`: checks that the volume's pool can take
@@ -102,6 +122,11 @@ public enum SchedulerRPC {
         public func createGroup(_ args: VolumeRPC.GroupArgs, context: CallerContext) async throws {
             try await transport.cast(
                 RPCMessage(method: Method.createGroup, context: context, arguments: args), to: .scheduler)
+        }
+
+        public func retype(_ args: Retype, context: CallerContext) async throws {
+            try await transport.cast(
+                RPCMessage(method: Method.retype, context: context, arguments: args), to: .scheduler)
         }
 
         public func extendVolume(_ args: ExtendVolume, context: CallerContext) async throws {

@@ -24,6 +24,21 @@ public enum VolumeRPC {
         public static let deleteGroup = "delete_group"
         public static let createGroupSnapshot = "create_group_snapshot"
         public static let deleteGroupSnapshot = "delete_group_snapshot"
+        public static let retype = "retype"
+    }
+
+    /// `retype(volume, new_type_id, diff, migration_policy)`: the backend takes the volume's new type in place.
+    public struct Retype: Codable, Sendable {
+        public var volumeID: String
+        public var newTypeID: String
+        public init(volumeID: String, newTypeID: String) {
+            self.volumeID = volumeID
+            self.newTypeID = newTypeID
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case newTypeID = "new_type_id"
+        }
     }
 
     /// `create_group(group)` / `delete_group(group)`: the group's backend makes (with the members a create from
@@ -229,6 +244,10 @@ public enum VolumeRPC {
 
         public func deleteGroupSnapshot(host: String, _ args: GroupSnapshotArgs, context: CallerContext) async throws {
             try await cast(Method.deleteGroupSnapshot, args, host: host, context: context)
+        }
+
+        public func retype(host: String, _ args: Retype, context: CallerContext) async throws {
+            try await cast(Method.retype, args, host: host, context: context)
         }
 
         public func extendVolume(host: String, _ args: ExtendVolume, context: CallerContext) async throws {

@@ -25,6 +25,9 @@ public struct VolumeUpdate: Sendable {
     /// The owner, changed by an accepted transfer.
     public var projectID: String?
     public var userID: String?
+    /// The type, changed by a retype (with `multiattach`, which follows it).
+    public var volumeTypeID: String?
+    public var multiattach: Bool?
 
     public init(
         attachStatus: AttachStatus? = nil, host: String?? = nil, name: String?? = nil,
@@ -73,6 +76,8 @@ public struct VolumeUpdate: Sendable {
         if let providerAuth { builder.set("provider_auth", to: SQLBind(providerAuth)) }
         if let projectID { builder.set("project_id", to: projectID) }
         if let userID { builder.set("user_id", to: userID) }
+        if let volumeTypeID { builder.set("volume_type_id", to: volumeTypeID) }
+        if let multiattach { builder.set("multiattach", to: multiattach) }
     }
 }
 

@@ -129,6 +129,10 @@ struct VolumeEndpoint: RPCEndpoint {
             let id = try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID
             await manager.inFlight.during(id) { await manager.deleteSnapshot(id, context: message.context) }
             return nil
+        case VolumeRPC.Method.retype:
+            let args = try message.arguments(VolumeRPC.Retype.self)
+            await manager.inFlight.during(args.volumeID) { await manager.retype(args, context: message.context) }
+            return nil
         case VolumeRPC.Method.createGroup:
             let id = try message.arguments(VolumeRPC.GroupArgs.self).groupID
             await manager.inFlight.during(id) { await manager.createGroup(id, context: message.context) }

@@ -256,6 +256,14 @@ public struct VolumeManager: Service {
                     } else {
                         try await volumes.apply(.extendRefused, to: volume.id)
                     }
+                case .retyping:
+                    // The type changes only in the statement that ends the retype: undone, the volume is as it was.
+                    if try await volumes.apply(.retypeFailed, to: volume.id) != nil {
+                        await tell(
+                            volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_001_030",
+                            "retype volume: the service stopped before the retype was done; the volume keeps its type, retype it again.",
+                            context: context)
+                    }
                 case .reverting:
                     if let snapshot = try await snapshots.of(volumeID: volume.id).first(where: { $0.status == .restoring }) {
                         await inFlight.during(volume.id) {
