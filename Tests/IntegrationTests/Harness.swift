@@ -192,9 +192,14 @@ final class Server {
 
     /// `cinder …` with noauth (user and project `admin`).
     func cinder(_ arguments: String...) async throws -> Harness.Output {
+        try await cinder(asUser: "admin", project: "admin", arguments)
+    }
+
+    /// `cinder …` with noauth as `user` of `project`.
+    func cinder(asUser user: String, project: String, _ arguments: [String]) async throws -> Harness.Output {
         try await Harness.run(
             Harness.venv + "/bin/cinder",
-            ["--os-auth-type", "noauth", "--os-user-id", "admin", "--os-project-id", "admin", "--os-endpoint", url,
+            ["--os-auth-type", "noauth", "--os-user-id", user, "--os-project-id", project, "--os-endpoint", url,
              "--os-volume-api-version", "3.71"] + arguments)
     }
 

@@ -27,13 +27,15 @@ struct ExtensionsController {
         ("Types_extra_specs", "os-types-extra-specs", "Manages the extra specs of volume types."),
         ("Types_manage", "os-types-manage", "Creates, changes and deletes volume types."),
         ("Used_limits", "os-used-limits", "Adds what is in use to the limits."),
-        ("Volume_actions", "os-volume-actions", "Attaches, detaches, extends and changes volumes."),
+        ("Volume_actions", "os-volume-actions", "Attaches, detaches, extends, retypes and changes volumes."),
+        ("Volume_encryption_metadata", "os-volume-encryption-metadata", "Shows how a volume is encrypted."),
         ("Volume_host_attribute", "os-vol-host-attr", "Shows where a volume is."),
         ("Volume_image_metadata", "os-vol-image-meta", "Shows the image properties a volume carries."),
         ("Volume_mig_status_attribute", "os-vol-mig-status-attr", "Shows a volume's migration status."),
         ("Volume_tenant_attribute", "os-vol-tenant-attr", "Shows a volume's project."),
         ("Volume_transfer", "os-volume-transfer", "Gives a volume to another project that knows its key."),
         ("Volume_type_access", "os-volume-type-access", "Manages which projects see a private volume type."),
+        ("Volume_type_encryption", "encryption", "Manages how volumes of a type are encrypted."),
     ]
 
     func list(_ request: Request, _ context: APIRequestContext) async throws -> Response {
