@@ -304,6 +304,9 @@ struct SchedulerEndpoint: RPCEndpoint {
         case SchedulerRPC.Method.extendVolume:
             await service.extendVolume(try message.arguments(SchedulerRPC.ExtendVolume.self), context: message.context)
             return nil
+        case SchedulerRPC.Method.migrateVolume:
+            await service.migrateVolume(try message.arguments(SchedulerRPC.MigrateVolume.self), context: message.context)
+            return nil
         case SchedulerRPC.Method.retype:
             await service.retype(try message.arguments(SchedulerRPC.Retype.self), context: message.context)
             return nil

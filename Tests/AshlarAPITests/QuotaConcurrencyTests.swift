@@ -38,6 +38,10 @@ final class FlakyDriver: VolumeDriver, Sendable {
         try maybeFail()
         try await base.createVolume(id: id, sizeGB: sizeGB, cloneOf: sourceID)
     }
+    func createVolume(id: String, sizeGB: Int, copyingFile path: String) async throws {
+        try maybeFail()
+        try await base.createVolume(id: id, sizeGB: sizeGB, copyingFile: path)
+    }
     func extendVolume(id: String, newSizeGB: Int) async throws { try await base.extendVolume(id: id, newSizeGB: newSizeGB) }
     func revertVolume(id: String, toSnapshot snapshotID: String) async throws {
         try await base.revertVolume(id: id, toSnapshot: snapshotID)

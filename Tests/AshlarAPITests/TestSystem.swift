@@ -32,6 +32,7 @@ final class TestSystem: Sendable {
     static let node = "testnode"
     static let backendName = "file-1"
     static var backendHost: String { "\(node)@\(backendName)" }
+    static let secondBackendName = "file-2"
 
     let directory: URL
     let volumeDirectory: String
@@ -63,7 +64,8 @@ final class TestSystem: Sendable {
     static func start(
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
         configure: (inout AshlarConfig) -> Void = { _ in },
-        driver wrap: (FileDriver) -> any VolumeDriver = { $0 }
+        driver wrap: (FileDriver) -> any VolumeDriver = { $0 },
+        secondBackend: Bool = false
     ) async throws -> TestSystem {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("ashlar-api-tests-\(UUID().uuidString.lowercased())", isDirectory: true)
@@ -85,6 +87,17 @@ final class TestSystem: Sendable {
             driver: driver, database: database, transport: transport, reportInterval: .seconds(1),
             logger: quietLogger, target: target, iscsi: ISCSIConfig(),
             staleAfter: .seconds(config.staleOperationTimeout))
+        // A second file backend on the same node, for moves between backends.
+        let second = secondBackend
+            ? VolumeManager(
+                host: "\(node)@\(Self.secondBackendName)", backendName: Self.secondBackendName,
+                availabilityZone: config.storageAvailabilityZone,
+                driver: FileDriver(
+                    directory: directory.appendingPathComponent(Self.secondBackendName).path,
+                    backendName: Self.secondBackendName),
+                database: database, transport: transport, reportInterval: .seconds(1), logger: quietLogger,
+                staleAfter: .seconds(config.staleOperationTimeout))
+            : nil
         let filterScheduler = try FilterScheduler.make(config.scheduler)
         let scheduler = SchedulerService(
             host: node, availabilityZone: config.storageAvailabilityZone, scheduler: filterScheduler,
@@ -95,12 +108,14 @@ final class TestSystem: Sendable {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { try? await scheduler.run() }
                 group.addTask { try? await manager.run() }
+                if let second { group.addTask { try? await second.run() } }
             }
         }
         // Capability reports are fanned out and dropped while nobody listens, so the first one may be lost; wait
         // for the scheduler to hold one so that the first create never races it on a loaded machine.
         let deadline = ContinuousClock.now + .seconds(60)
-        while await !scheduler.hostManager.hasReports, ContinuousClock.now < deadline {
+        let reporters = secondBackend ? 2 : 1
+        while await Set(scheduler.hostManager.allPools().map(\.backend)).count < reporters, ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
         }
         let environment = APIEnvironment(
@@ -120,6 +135,11 @@ final class TestSystem: Sendable {
 
     /// The file of a volume on the file backend.
     func volumeFile(_ id: String) -> String { "\(volumeDirectory)/volume-\(id)" }
+
+    /// The file of a volume on the second backend (`secondBackend: true`).
+    func secondVolumeFile(_ id: String) -> String {
+        directory.appendingPathComponent(Self.secondBackendName).appendingPathComponent("volume-\(id)").path
+    }
 }
 
 /// Runs `body` against a fresh system, driving the API through HummingbirdTesting's router framework (no
@@ -128,9 +148,11 @@ func withSystem<T: Sendable>(
     registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
     configure: (inout AshlarConfig) -> Void = { _ in },
     driver: (FileDriver) -> any VolumeDriver = { $0 },
+    secondBackend: Bool = false,
     _ body: @Sendable (API) async throws -> T
 ) async throws -> T {
-    let system = try await TestSystem.start(registry: registry, configure: configure, driver: driver)
+    let system = try await TestSystem.start(
+        registry: registry, configure: configure, driver: driver, secondBackend: secondBackend)
     do {
         let app = APIServer.application(
             environment: system.environment, host: "127.0.0.1", port: 0, logger: quietLogger)

@@ -173,6 +173,13 @@ final class ScriptedDriver: VolumeDriver {
         if failCreate { throw AshlarError(.driverFailure, "scripted create failure") }
     }
 
+    /// Logged as `copy <id> <sizeGB> <path>`.
+    func createVolume(id: String, sizeGB: Int, copyingFile path: String) async throws {
+        log.withLock { $0.append("copy \(id) \(sizeGB) \(path)") }
+        await onCreate?(id)
+        if failCreate { throw AshlarError(.driverFailure, "scripted create failure") }
+    }
+
     /// Logged as `extend <id> <newSizeGB>`.
     func extendVolume(id: String, newSizeGB: Int) async throws {
         log.withLock { $0.append("extend \(id) \(newSizeGB)") }

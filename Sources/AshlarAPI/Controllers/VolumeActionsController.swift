@@ -16,8 +16,7 @@ struct VolumeActionsController {
 
     /// Actions that need backend work arriving in later releases: refused clearly, changing nothing.
     static let later: Set<String> = [
-        "os-migrate_volume", "os-migrate_volume_completion", "os-volume_upload_image",
-        "os-reimage", "os-unmanage",
+        "os-volume_upload_image", "os-reimage", "os-unmanage",
     ]
 
     func act(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -84,6 +83,17 @@ struct VolumeActionsController {
         case "os-retype":
             try await retype(volume, fields, context)
             return JSONResponse.empty(.accepted)
+        case "os-migrate_volume":
+            try context.requireAdmin("volume_extension:volume_admin_actions:migrate_volume")
+            try await migrate(volume, fields, context)
+            return JSONResponse.empty(.accepted)
+        case "os-migrate_volume_completion":
+            try context.requireAdmin("volume_extension:volume_admin_actions:migrate_volume_completion")
+            try fields.rejectUnknown(["new_volume", "error"])
+            // Nova's swap of an attached volume ends here upstream. Ashlar's moves copy into the volume's own id on
+            // the destination, with no second volume to swap in, and never move an attached volume.
+            throw AshlarError.invalidVolume(
+                "Volume \(volume.id) is not mid-migration to a temporary volume: Ashlar moves volumes without one, so there is nothing to complete.")
         case "revert":
             try context.require(APIVersion(3, 40))
             try await revert(volume, fields, context)
@@ -258,6 +268,64 @@ struct VolumeActionsController {
                 underlying: error)
         }
         context.logger.info("retype of volume \(volume.id) to \(newType.name) accepted", metadata: ["migration_policy": "\(policy)"])
+    }
+
+    /// `os-migrate_volume` (administrators): to a named pool or backend of another backend, with a real copy of
+    /// the data. The volume is in maintenance meanwhile and returns to its status wherever it ends up.
+    private func migrate(_ volume: Volume, _ fields: Fields, _ context: APIRequestContext) async throws {
+        try fields.rejectUnknown(["host", "force_host_copy", "lock_volume", "cluster"])
+        _ = try fields.bool("force_host_copy")
+        _ = try fields.bool("lock_volume")
+        if let cluster = try fields.string("cluster") ?? nil {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: clusters are not used in this deployment (got cluster \(cluster)); name a host.")
+        }
+        guard let target = try fields.string("host", nullable: false) ?? nil, !target.isEmpty else {
+            throw AshlarError(.invalidInput, "Invalid input received: 'host' is a required property.")
+        }
+        let backend = String(target.split(separator: "#", maxSplits: 1).first ?? "")
+        let services = try await env.services.list(binary: ServiceRecord.volumeBinary)
+        guard services.contains(where: { $0.host == backend }) else {
+            throw AshlarError(.invalidInput, "Invalid host: No available service named '\(target)'.")
+        }
+        guard let current = volume.host else { throw AshlarError.invalidVolume("Volume \(volume.id) has no backend.") }
+        if current.split(separator: "#", maxSplits: 1).first.map(String.init) == backend {
+            throw AshlarError(.invalidInput, "Invalid host: Destination host must be different than the current host.")
+        }
+        if volume.status == .inUse {
+            throw AshlarError.invalidVolume(
+                "Volume \(volume.id) is attached: moving an attached volume needs its compute host to swap it, which this deployment does not do; detach it first.")
+        }
+        if volume.groupID != nil {
+            throw AshlarError.invalidVolume("Volume \(volume.id) is part of a group; remove it from the group to migrate it.")
+        }
+        if let migration = volume.migrationStatus, !["success", "error"].contains(migration) {
+            throw AshlarError.invalidVolume("Volume \(volume.id) is already being migrated (\(migration)).")
+        }
+        var update = VolumeUpdate()
+        update.migrationStatus = .some("starting")
+        guard
+            try await env.volumes.apply(
+                .migrationRequested, to: volume.id, where: VolumeCondition(hasNoSnapshots: true), also: update) != nil
+        else {
+            if try await !env.snapshots.of(volumeID: volume.id).isEmpty {
+                throw AshlarError.invalidVolume("Volume \(volume.id) must not have snapshots to be migrated.")
+            }
+            throw AshlarError.invalidVolume(
+                "Volume \(volume.id) status must be available to be migrated, but it is \(try await env.volumes.get(volume.id)?.status.rawValue ?? "deleted").")
+        }
+        do {
+            try await env.scheduler.migrateVolume(.init(volumeID: volume.id, host: target), context: context.caller)
+        } catch {
+            context.logger.error("migration of volume \(volume.id) could not be handed to the scheduler: \(error)")
+            var undo = VolumeUpdate()
+            undo.migrationStatus = .some(nil)
+            try await env.volumes.apply(.migrationFailed, to: volume.id, also: undo)
+            throw AshlarError(
+                .unavailable, "The scheduler could not be reached; the volume stays where it is, try again later.",
+                underlying: error)
+        }
+        context.logger.info("migration of volume \(volume.id) to \(target) accepted")
     }
 
     /// A type's QoS specs when the attaching host enforces them (consumer front-end or both), else nil.

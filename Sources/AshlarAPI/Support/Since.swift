@@ -7,9 +7,7 @@ func since(
     _ minimum: APIVersion, _ handler: @escaping @Sendable (Request, APIRequestContext) async throws -> Response
 ) -> @Sendable (Request, APIRequestContext) async throws -> Response {
     { request, context in
-        guard context.version >= minimum else {
-            throw AshlarError(.notFound, "API version \(context.version) is not supported on this method.")
-        }
+        try context.require(minimum)
         return try await handler(request, context)
     }
 }

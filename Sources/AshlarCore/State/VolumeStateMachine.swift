@@ -63,6 +63,12 @@ public enum VolumeEvent: String, CaseIterable, Hashable, Sendable {
     case retyped
     /// Scheduler or volume service (or recovery): the retype cannot be done; the type is as it was.
     case retypeFailed
+    /// API, os-migrate_volume: the volume is to move to another backend; it is in maintenance meanwhile.
+    case migrationRequested
+    /// Destination volume service: the data is there; the same statement moves the volume.
+    case migrated
+    /// Scheduler or volume service (or recovery): the move cannot be done; the volume stays where it was.
+    case migrationFailed
 }
 
 /// The volume table (reference: Cinder's `conditional_update` calls in `volume/api.py` and the managers'
@@ -109,6 +115,9 @@ public enum VolumeStateMachine {
         .retypeRequested: .init(from: [.available, .inUse], to: .status(.retyping), effects: [.savePrevious]),
         .retyped: .init(from: [.retyping], to: .previous(orElse: .available), effects: [.clearPrevious]),
         .retypeFailed: .init(from: [.retyping], to: .previous(orElse: .available), effects: [.clearPrevious]),
+        .migrationRequested: .init(from: [.available], to: .status(.maintenance), effects: [.savePrevious]),
+        .migrated: .init(from: [.maintenance], to: .previous(orElse: .available), effects: [.clearPrevious]),
+        .migrationFailed: .init(from: [.maintenance], to: .previous(orElse: .available), effects: [.clearPrevious]),
         .deletedWithGroup: .init(
             from: VolumeTransitions.deletable.subtracting([.errorManaging]), to: .status(.deleting),
             effects: [.savePrevious]),

@@ -14,6 +14,23 @@ public enum SchedulerRPC {
         public static let doCleanup = "do_cleanup"
         public static let createGroup = "create_group"
         public static let retype = "retype"
+        public static let migrateVolume = "migrate_volume"
+    }
+
+    /// `migrate_volume(volume, backend, force_copy, request_spec)`: checks that the named pool can take the
+    /// volume, then hands the move to it.
+    public struct MigrateVolume: Codable, Sendable {
+        public var volumeID: String
+        /// `host@backend#pool` (or `host@backend`).
+        public var host: String
+        public init(volumeID: String, host: String) {
+            self.volumeID = volumeID
+            self.host = host
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case host
+        }
     }
 
     /// `retype(volume, request_spec, filter_properties)`: checks that the volume's backend satisfies the new type
@@ -122,6 +139,11 @@ public enum SchedulerRPC {
         public func createGroup(_ args: VolumeRPC.GroupArgs, context: CallerContext) async throws {
             try await transport.cast(
                 RPCMessage(method: Method.createGroup, context: context, arguments: args), to: .scheduler)
+        }
+
+        public func migrateVolume(_ args: MigrateVolume, context: CallerContext) async throws {
+            try await transport.cast(
+                RPCMessage(method: Method.migrateVolume, context: context, arguments: args), to: .scheduler)
         }
 
         public func retype(_ args: Retype, context: CallerContext) async throws {

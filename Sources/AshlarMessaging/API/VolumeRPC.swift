@@ -25,6 +25,53 @@ public enum VolumeRPC {
         public static let createGroupSnapshot = "create_group_snapshot"
         public static let deleteGroupSnapshot = "delete_group_snapshot"
         public static let retype = "retype"
+        public static let migrateVolumeIn = "migrate_volume_in"
+        public static let sourceForCopy = "source_for_copy"
+        public static let removeStrayCopy = "remove_stray_copy"
+    }
+
+    /// `migrate_volume_in`, to the destination's volume service: copy the volume's data from its current backend
+    /// and take it over; with `newTypeID`, as the last step of a retype.
+    public struct MigrateVolumeIn: Codable, Sendable {
+        public var volumeID: String
+        /// Where the volume is now (`host@backend#pool`).
+        public var sourceHost: String
+        /// Where it is to be (`host@backend#pool`): a pool of the receiving backend.
+        public var destinationHost: String
+        public var newTypeID: String?
+        public init(volumeID: String, sourceHost: String, destinationHost: String, newTypeID: String? = nil) {
+            self.volumeID = volumeID
+            self.sourceHost = sourceHost
+            self.destinationHost = destinationHost
+            self.newTypeID = newTypeID
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case sourceHost = "source_host"
+            case destinationHost = "destination_host"
+            case newTypeID = "new_type_id"
+        }
+    }
+
+    /// What `source_for_copy` answers: where the source backend keeps the volume's data, and on which node.
+    public struct CopySource: Codable, Sendable {
+        public var node: String
+        public var localPath: String
+        public init(node: String, localPath: String) {
+            self.node = node
+            self.localPath = localPath
+        }
+        enum CodingKeys: String, CodingKey {
+            case node
+            case localPath = "local_path"
+        }
+    }
+
+    /// A volume named by id (`source_for_copy`, `remove_stray_copy`).
+    public struct VolumeArgs: Codable, Sendable {
+        public var volumeID: String
+        public init(volumeID: String) { self.volumeID = volumeID }
+        enum CodingKeys: String, CodingKey { case volumeID = "volume_id" }
     }
 
     /// `retype(volume, new_type_id, diff, migration_policy)`: the backend takes the volume's new type in place.
@@ -244,6 +291,24 @@ public enum VolumeRPC {
 
         public func deleteGroupSnapshot(host: String, _ args: GroupSnapshotArgs, context: CallerContext) async throws {
             try await cast(Method.deleteGroupSnapshot, args, host: host, context: context)
+        }
+
+        public func migrateVolumeIn(host: String, _ args: MigrateVolumeIn, context: CallerContext) async throws {
+            try await cast(Method.migrateVolumeIn, args, host: host, context: context)
+        }
+
+        /// Where the source backend keeps a volume's data (a call).
+        public func sourceForCopy(
+            host: String, _ args: VolumeArgs, context: CallerContext, timeout: Duration? = nil
+        ) async throws -> CopySource {
+            let reply = try await call(Method.sourceForCopy, args, host: host, context: context, timeout: timeout)
+            guard let reply else { throw AshlarError(.driverFailure, "the source backend answered nothing") }
+            return try RPCCoding.decoder.decode(CopySource.self, from: reply)
+        }
+
+        /// The backend drops its copy of a volume that does not live there.
+        public func removeStrayCopy(host: String, _ args: VolumeArgs, context: CallerContext) async throws {
+            try await cast(Method.removeStrayCopy, args, host: host, context: context)
         }
 
         public func retype(host: String, _ args: Retype, context: CallerContext) async throws {

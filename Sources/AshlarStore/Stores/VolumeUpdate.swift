@@ -100,6 +100,8 @@ public struct VolumeCondition: Sendable {
     public var providerAuthIsNull: Bool
     /// The volume is placed on this host (`.some(nil)`: on none).
     public var hostEquals: String??
+    /// The migration status must be this one (a move under way).
+    public var migrationStatusEquals: String? = nil
     /// Further conditions, e.g. the project's quota for the change.
     public var requiring: [Requirement]
 
@@ -158,6 +160,7 @@ public struct VolumeCondition: Sendable {
         case .some(.none): builder.where(SQLBinaryExpression(SQLIdentifier("host"), .is, SQLLiteral.null))
         case .some(.some(let host)): builder.where("host", .equal, host)
         }
+        if let migrationStatusEquals { builder.where("migration_status", .equal, migrationStatusEquals) }
         for condition in requiring { builder.where(condition.sql) }
     }
 }

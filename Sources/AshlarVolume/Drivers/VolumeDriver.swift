@@ -19,6 +19,9 @@ public protocol VolumeDriver: Sendable {
     /// Creates volume `id` holding volume `sourceID`'s current data, grown to `sizeGB` GiB when that is larger.
     /// A `sizeGB` smaller than the source throws. On failure nothing of the volume may remain.
     func createVolume(id: String, sizeGB: Int, cloneOf sourceID: String) async throws
+    /// Creates volume `id` holding the data of the file or device at `path` (the volume on another backend of this
+    /// node, moving here), grown to `sizeGB` GiB. On failure nothing of the volume may remain.
+    func createVolume(id: String, sizeGB: Int, copyingFile path: String) async throws
     /// Grows volume `id` to `newSizeGB` GiB, keeping its data; a smaller size throws.
     func extendVolume(id: String, newSizeGB: Int) async throws
     /// Makes volume `id`'s data snapshot `snapshotID`'s; a volume extended since the snapshot keeps its size (the

@@ -129,6 +129,16 @@ struct VolumeEndpoint: RPCEndpoint {
             let id = try message.arguments(VolumeRPC.SnapshotArgs.self).snapshotID
             await manager.inFlight.during(id) { await manager.deleteSnapshot(id, context: message.context) }
             return nil
+        case VolumeRPC.Method.migrateVolumeIn:
+            let args = try message.arguments(VolumeRPC.MigrateVolumeIn.self)
+            await manager.inFlight.during(args.volumeID) { await manager.migrateIn(args, context: message.context) }
+            return nil
+        case VolumeRPC.Method.sourceForCopy:
+            return try RPCCoding.encoder.encode(
+                try await manager.sourceForCopy(try message.arguments(VolumeRPC.VolumeArgs.self)))
+        case VolumeRPC.Method.removeStrayCopy:
+            await manager.removeStrayCopy(try message.arguments(VolumeRPC.VolumeArgs.self), context: message.context)
+            return nil
         case VolumeRPC.Method.retype:
             let args = try message.arguments(VolumeRPC.Retype.self)
             await manager.inFlight.during(args.volumeID) { await manager.retype(args, context: message.context) }

@@ -256,6 +256,11 @@ public struct VolumeManager: Service {
                     } else {
                         try await volumes.apply(.extendRefused, to: volume.id)
                     }
+                case .retyping where ["starting", "migrating"].contains(volume.migrationStatus ?? ""),
+                    .maintenance where ["starting", "migrating"].contains(volume.migrationStatus ?? ""):
+                    // A move given up: the volume is where its row says, as before the move.
+                    logger.warning("volume \(volume.id) was left moving; the move is given up")
+                    try await abandonMove(volume, context: context)
                 case .retyping:
                     // The type changes only in the statement that ends the retype: undone, the volume is as it was.
                     if try await volumes.apply(.retypeFailed, to: volume.id) != nil {

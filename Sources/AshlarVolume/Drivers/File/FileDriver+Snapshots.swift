@@ -38,6 +38,10 @@ extension FileDriver {
         try await createVolume(id: id, sizeGB: sizeGB, copying: path(for: sourceID))
     }
 
+    public func createVolume(id: String, sizeGB: Int, copyingFile path: String) async throws {
+        try await createVolume(id: id, sizeGB: sizeGB, copying: path)
+    }
+
     public func extendVolume(id: String, newSizeGB: Int) async throws {
         let target = path(for: id)
         try await Blocking.run {
