@@ -125,4 +125,67 @@ struct ConformanceCLITests {
         #expect(!files.contains { $0.hasPrefix("volume-") || $0.hasPrefix("snapshot-") }, "\(files)")
         #expect(await server.stop() == 0)
     }
+
+    @Test func migrateAndRetypeAcrossBackendsThroughBothClients() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ashlar-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("ashlar.conf")
+        try """
+            [DEFAULT]
+            enabled_backends = file-1,file-2
+            report_interval = 1
+
+            [file-1]
+            volume_driver = file
+            volume_backend_name = file-1
+
+            [file-2]
+            volume_driver = file
+            volume_backend_name = file-2
+            """.write(to: config, atomically: true, encoding: .utf8)
+        let server = try await Server.start(extraArguments: ["--config-file", config.path])
+        _ = try await server.openstackJSON("volume", "type", "create", "--property", "volume_backend_name=file-1", "one")
+        _ = try await server.openstackJSON("volume", "type", "create", "--property", "volume_backend_name=file-2", "two")
+        _ = try await server.openstackJSON("volume", "type", "create", "anywhere")
+        func show(_ id: String) async throws -> [String: Any] {
+            // The API's own view: openstack's table leaves migration_status out.
+            try #require(try await server.get("/admin/volumes/\(id)")["volume"] as? [String: Any])
+        }
+
+        // Retype on demand moves the volume to the backend the new type names, through openstack.
+        let volume = try #require(try await server.openstackJSON("volume", "create", "--size", "1", "--type", "one", "mv") as? [String: Any])
+        let id = try #require(volume["id"] as? String)
+        #expect(try await server.eventually { try await show(id)["status"] as? String == "available" })
+        #expect((try await show(id)["os-vol-host-attr:host"] as? String)?.contains("@file-1#") == true)
+        let retype = try await server.openstack("volume", "set", "--type", "two", "--migration-policy", "on-demand", id)
+        #expect(retype.status == 0, "\(retype.stderr)")
+        #expect(try await server.eventually {
+            let shown = try await show(id)
+            return shown["volume_type"] as? String == "two" && shown["migration_status"] as? String == "success"
+                && shown["status"] as? String == "available"
+        }, "\(server.log.suffix(2000))")
+        let host = try #require(try await show(id)["os-vol-host-attr:host"] as? String)
+        #expect(host.contains("@file-2#"))
+
+        // An administrator's move back to file-1 of a volume whose type takes any backend, through cinder.
+        let free = try #require(try await server.openstackJSON("volume", "create", "--size", "1", "--type", "anywhere", "free") as? [String: Any])
+        let freeID = try #require(free["id"] as? String)
+        #expect(try await server.eventually { try await show(freeID)["status"] as? String == "available" })
+        let from = try #require(try await show(freeID)["os-vol-host-attr:host"] as? String)
+        let to = from.contains("@file-1#") ? from.replacingOccurrences(of: "file-1", with: "file-2")
+            : from.replacingOccurrences(of: "file-2", with: "file-1")
+        let migrated = try await server.cinder("migrate", freeID, to)
+        #expect(migrated.status == 0, "\(migrated.stderr)")
+        #expect(try await server.eventually {
+            let shown = try await show(freeID)
+            return shown["os-vol-host-attr:host"] as? String == to && shown["migration_status"] as? String == "success"
+        }, "\(server.log.suffix(2000))")
+        // Each volume's file is on its backend now, and only there.
+        let files = try FileManager.default.subpathsOfDirectory(atPath: server.stateDirectory.appendingPathComponent("state").path)
+            .filter { $0.contains("volume-") }
+        #expect(files.filter { $0.hasSuffix("volume-\(id)") }.count == 1, "\(files)")
+        #expect(files.filter { $0.hasSuffix("volume-\(freeID)") }.count == 1, "\(files)")
+        #expect(await server.stop() == 0)
+    }
 }
