@@ -257,6 +257,9 @@ struct GroupsTests {
             #expect(Set(members.compactMap { $0["volume_id"].string }) == [first, second])
             #expect(members.allSatisfy { $0["status"].string == "available" })
             #expect(try await api.get("/v3/os-quota-sets/admin?usage=true").json["quota_set"]["snapshots"]["in_use"].int == 2)
+            // Members go with their group and group snapshot, not alone.
+            expectFault(try await api.delete("/v3/volumes/\(first)"), .badRequest, "belongs to group")
+            expectFault(try await api.delete("/v3/snapshots/\(try #require(members.first?["id"].string))"), .badRequest, "group snapshot")
             // A group with a group snapshot cannot be deleted.
             expectFault(
                 try await api.post("/v3/groups/\(group)/action", ["delete": ["delete-volumes": true]], version: "3.13"),

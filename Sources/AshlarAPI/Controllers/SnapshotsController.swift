@@ -196,10 +196,16 @@ struct SnapshotsController {
         let statuses: Set<SnapshotStatus>? = SnapshotStateMachine.table[event].from
         guard
             let deleting = try await env.snapshots.apply(
-                event, to: snapshot.id, requiring: [SnapshotStore.notSourceOfCreatingVolume(snapshot.id)])
+                event, to: snapshot.id,
+                requiring: [SnapshotStore.notSourceOfCreatingVolume(snapshot.id), SnapshotStore.notGrouped])
         else {
             guard let now = try await env.snapshots.get(snapshot.id) else {
                 throw AshlarError.snapshotNotFound(snapshot.id)
+            }
+            if let groupSnapshot = now.groupSnapshotID {
+                throw AshlarError(
+                    .invalidInput,
+                    "Invalid snapshot: Snapshot \(snapshot.id) is part of group snapshot \(groupSnapshot); delete the group snapshot instead.")
             }
             if let statuses, !statuses.contains(now.status) {
                 throw AshlarError(

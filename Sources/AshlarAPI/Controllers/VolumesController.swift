@@ -419,7 +419,7 @@ struct VolumesController {
         var condition = VolumeCondition(attachStatusNot: .attached)
         condition.notSourceOfCreatingVolume = true
         // Attached, or on its way to or from it: the export must end first (attachment-delete, os-detach).
-        condition.requiring = [AttachmentStore.noLiveAttachment(volumeID: volume.id)]
+        condition.requiring = [AttachmentStore.noLiveAttachment(volumeID: volume.id), VolumeStore.notGrouped(volume.id)]
         if cascade {
             condition.snapshotsIn = SnapshotStateMachine.cascadable
         } else {
@@ -433,7 +433,15 @@ struct VolumesController {
                 throw AshlarError.invalidVolume(
                     "Volume \(volume.id) has attachments (it is \(current.status.rawValue)); detach it before deleting it.")
             }
+            if let group = current.groupID {
+                throw AshlarError.invalidVolume(
+                    "Volume \(volume.id) belongs to group \(group); remove it from the group, or delete the group with delete-volumes.")
+            }
             let snapshots = try await env.snapshots.of(volumeID: volume.id)
+            if let member = snapshots.first(where: { $0.groupSnapshotID != nil }), let groupSnapshot = member.groupSnapshotID {
+                throw AshlarError.invalidVolume(
+                    "Volume \(volume.id) has snapshot \(member.id) in group snapshot \(groupSnapshot); delete the group snapshot first.")
+            }
             if !snapshots.isEmpty, !cascade || snapshots.contains(where: { !(condition.snapshotsIn ?? []).contains($0.status) }) {
                 throw AshlarError.invalidVolume(
                     cascade

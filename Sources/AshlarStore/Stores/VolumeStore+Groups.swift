@@ -40,4 +40,16 @@ extension VolumeStore {
             .where("status", .in, statuses.map(\.rawValue).sorted())
             .returning("id").all().isEmpty
     }
+
+    /// The volume being changed belongs to no group (a condition for deleting it alone), and none of its snapshots
+    /// to a group snapshot (so a cascade cannot take a member of one).
+    public static func notGrouped(_ volumeID: String) -> Requirement {
+        Requirement(SQLQueryString(
+            "group_id IS NULL AND NOT EXISTS (SELECT 1 FROM snapshots WHERE snapshots.volume_id = \(bind: volumeID) AND snapshots.group_snapshot_id IS NOT NULL)"))
+    }
+}
+
+extension SnapshotStore {
+    /// The snapshot being changed is no member of a group snapshot (a condition for deleting it alone).
+    public static let notGrouped = Requirement(SQLRaw("group_snapshot_id IS NULL"))
 }
