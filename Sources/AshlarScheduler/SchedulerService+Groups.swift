@@ -9,8 +9,7 @@ extension SchedulerService {
     /// filtered as for a volume of it), records it, and casts the create to that backend; when none can, the
     /// group goes to `error` with a user message that says why.
     func createGroup(_ args: VolumeRPC.GroupArgs, context: CallerContext) async {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(context.requestID)"
+        let log = logger(for: context)
         do {
             guard let group = try await groups.get(args.groupID), group.status == .creating, group.host == nil else {
                 log.warning("group \(args.groupID) is gone, placed or not creating; not scheduled")

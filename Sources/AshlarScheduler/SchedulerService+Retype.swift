@@ -9,8 +9,7 @@ extension SchedulerService {
     /// not counted again) and hands the retype to its backend. When it does not, the volume returns to its
     /// previous status and the user is told which filter refused and why.
     func retype(_ args: SchedulerRPC.Retype, context: CallerContext) async {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(context.requestID)"
+        let log = logger(for: context)
         do {
             guard let volume = try await volumes.get(args.volumeID), volume.status == .retyping,
                 let host = volume.host
@@ -79,8 +78,7 @@ extension SchedulerService {
     /// `os-migrate_volume`: checks that the named pool (or backend) can take the volume as its type asks, then
     /// hands the move to it; when it cannot, the volume leaves maintenance where it was and the user is told why.
     func migrateVolume(_ args: SchedulerRPC.MigrateVolume, context: CallerContext) async {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(context.requestID)"
+        let log = logger(for: context)
         do {
             guard let volume = try await volumes.get(args.volumeID), volume.status == .maintenance,
                 volume.migrationStatus == "starting", let host = volume.host

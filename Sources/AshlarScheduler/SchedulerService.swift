@@ -142,8 +142,7 @@ public struct SchedulerService: Service {
 
     /// Places a volume and casts its creation to the chosen backend.
     func createVolume(_ args: SchedulerRPC.CreateVolume, context: CallerContext) async {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(context.requestID)"
+        let log = logger(for: context)
         do {
             guard let volume = try await volumes.get(args.volumeID) else {
                 log.warning("volume \(args.volumeID) to schedule no longer exists; nothing to do")
@@ -195,7 +194,8 @@ public struct SchedulerService: Service {
         } catch {
             log.error("scheduling volume \(args.volumeID) failed: \(error)")
             if let volume = try? await volumes.get(args.volumeID) {
-                try? await fail(volume, context: context, detail: "Scheduling failed: \(error)")
+                // The error itself goes to the log only: its text is the system's, not the user's.
+                try? await fail(volume, context: context, detail: "Scheduling failed: the scheduler could not complete its decision; delete the volume and try again.")
             }
         }
     }
@@ -204,8 +204,7 @@ public struct SchedulerService: Service {
     /// and hands the extend to the backend; when it cannot, the volume returns to its previous status and the
     /// user is told why.
     func extendVolume(_ args: SchedulerRPC.ExtendVolume, context: CallerContext) async {
-        var log = logger
-        log[metadataKey: "request_id"] = "\(context.requestID)"
+        let log = logger(for: context)
         do {
             guard let volume = try await volumes.get(args.volumeID), volume.status == .extending,
                 let host = volume.host
@@ -240,6 +239,13 @@ public struct SchedulerService: Service {
         } catch {
             log.error("extending volume \(args.volumeID) failed: \(error)")
         }
+    }
+
+    /// The scheduler's logger with the request id of `context`.
+    func logger(for context: CallerContext) -> Logger {
+        var log = logger
+        log[metadataKey: "request_id"] = "\(context.requestID)"
+        return log
     }
 
     /// Tells the host manager which backends may not take volumes now: down (no heartbeat within

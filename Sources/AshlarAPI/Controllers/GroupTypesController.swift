@@ -39,42 +39,13 @@ struct GroupTypesController {
 
     func list(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let params = ListParameters(request)
-        // Absent: public only; "None": all (administrators); users see public ones whatever they ask.
-        var isPublic: Bool? = true
-        if context.caller.isAdmin, let text = params.value("is_public") {
-            if text.lowercased() == "none" {
-                isPublic = nil
-            } else if let b = ExtraSpecMatcher.parseBool(text) {
-                isPublic = b
-            } else {
-                throw AshlarError(.invalidInput, "Invalid is_public filter [\(text)]")
-            }
-        }
-        var types = try await env.groupTypes.list(isPublic: isPublic)
-        let sort = try params.sortKeys(allowed: ["id", "name", "created_at", "description", "is_public"])
-        types.sort { a, b in
-            for key in sort {
-                let (x, y) = (Self.sortValue(a, key.field), Self.sortValue(b, key.field))
-                if x != y { return key.ascending ? x < y : x > y }
-            }
-            return a.id < b.id
-        }
-        let (shown, more, limit) = try params.page(types, id: \.id, maxLimit: env.osapiMaxLimit)
-        var body: [String: JSONValue] = ["group_types": .array(shown.map { GroupTypeView.show($0, context) })]
-        if more || (shown.count == limit && params.value("limit") != nil), let last = shown.last {
-            body["group_type_links"] = Links.next(context, path: "group_types", parameters: params, lastID: last.id)
-        }
-        return JSONResponse.make(.object(body))
-    }
-
-    private static func sortValue(_ t: GroupType, _ field: String) -> String {
-        switch field {
-        case "name": t.name
-        case "description": t.description ?? ""
-        case "is_public": t.isPublic ? "1" : "0"
-        case "created_at": String(format: "%020.6f", t.createdAt.timeIntervalSince1970)
-        default: t.id
-        }
+        // Users see the public ones whatever they ask.
+        let isPublic = context.caller.isAdmin ? try params.isPublicFilter() : true
+        let types = try await env.groupTypes.list(isPublic: isPublic)
+        return JSONResponse.make(
+            try params.typePage(
+                types, maxLimit: env.osapiMaxLimit, context: context, path: "group_types", linksKey: "group_type_links",
+                view: { GroupTypeView.show($0, context) }, key: "group_types"))
     }
 
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {

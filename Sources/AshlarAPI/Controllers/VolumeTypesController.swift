@@ -37,17 +37,7 @@ struct VolumeTypesController {
 
     func list(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let params = ListParameters(request)
-        // Absent: public only (Cinder's default); "None": all (admins).
-        var isPublic: Bool? = true
-        if let text = params.value("is_public") {
-            if text.lowercased() == "none" {
-                isPublic = nil
-            } else if let b = ExtraSpecMatcher.parseBool(text) {
-                isPublic = b
-            } else {
-                throw AshlarError(.invalidInput, "Invalid is_public filter [\(text)]")
-            }
-        }
+        let isPublic = try params.isPublicFilter()
         var types = try await env.types.list()
         if !context.caller.isAdmin {
             var visible: [VolumeType] = []
@@ -77,30 +67,10 @@ struct VolumeTypesController {
             }
             types = types.filter { t in wanted.allSatisfy { t.extraSpecs[$0.key] == $0.value } }
         }
-        let sort = try params.sortKeys(allowed: ["id", "name", "created_at", "description", "is_public"])
-        types.sort { a, b in
-            for key in sort {
-                let (x, y) = (Self.sortValue(a, key.field), Self.sortValue(b, key.field))
-                if x != y { return key.ascending ? x < y : x > y }
-            }
-            return a.id < b.id
-        }
-        let (shown, more, limit) = try params.page(types, id: \.id, maxLimit: env.osapiMaxLimit)
-        var body: [String: JSONValue] = ["volume_types": .array(shown.map { VolumeTypeView.show($0, context) })]
-        if more || (shown.count == limit && params.value("limit") != nil), let last = shown.last {
-            body["volume_type_links"] = Links.next(context, path: "types", parameters: params, lastID: last.id)
-        }
-        return JSONResponse.make(.object(body))
-    }
-
-    private static func sortValue(_ t: VolumeType, _ field: String) -> String {
-        switch field {
-        case "name": t.name
-        case "description": t.description ?? ""
-        case "is_public": t.isPublic ? "1" : "0"
-        case "created_at": String(format: "%020.6f", t.createdAt.timeIntervalSince1970)
-        default: t.id
-        }
+        return JSONResponse.make(
+            try params.typePage(
+                types, maxLimit: env.osapiMaxLimit, context: context, path: "types", linksKey: "volume_type_links",
+                view: { VolumeTypeView.show($0, context) }, key: "volume_types"))
     }
 
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
