@@ -385,7 +385,8 @@ struct VolumeManagerTests {
             let (running, ready) = try await h.start(h.manager(driver: h.fileDriver))
             #expect(ready)
             try await h.volumes.insert(h.volume(status: .available, size: 6))
-            let caps = try await h.client.getCapabilities(host: Harness.host, context: testContext, timeout: .seconds(10))
+            // Bounded generously: the whole suite shares two cores, and the stats walk the backend's files.
+            let caps = try await h.client.getCapabilities(host: Harness.host, context: testContext, timeout: .seconds(30))
             #expect(caps["volume_backend_name"] == .string(Harness.backend))
             guard case .array(let pools)? = caps["pools"], case .object(let pool)? = pools.first else {
                 Issue.record("no pools in \(caps)")
