@@ -1,5 +1,6 @@
 import AshlarCore
 import AshlarStore
+import AshlarVolume
 import Foundation
 import HTTPTypes
 import Testing
@@ -66,6 +67,7 @@ struct MigrationTests {
             #expect(after["status"].string == "available")
             #expect(after["os-vol-host-attr:host"].string == place.there)
             #expect(after["size"].int == 2)
+            #expect(try await VolumeStore(db: api.system.database).get(volume)?.adminMetadata.isEmpty == true)
             #expect(try Self.head(place.therePath) == "moved data")
             let size = try FileManager.default.attributesOfItem(atPath: place.therePath)[.size] as? NSNumber
             #expect(size?.int64Value == 2 << 30)
@@ -162,6 +164,8 @@ struct MigrationTests {
             #expect(after["os-vol-host-attr:host"].string == place.here)
             #expect(try await poll { !FileManager.default.fileExists(atPath: place.therePath) })
             #expect(FileManager.default.fileExists(atPath: place.herePath))
+            // The destination it was headed for is not kept once the move is over.
+            #expect(try await store.get(volume)?.adminMetadata[VolumeManager.migrationTargetKey] == nil)
         }
     }
 }

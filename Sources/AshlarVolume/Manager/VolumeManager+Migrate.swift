@@ -45,6 +45,7 @@ extension VolumeManager {
             let event: VolumeEvent = volume.status == .retyping ? .retyped : .migrated
             var update = VolumeUpdate(host: .some(args.destinationHost), availabilityZone: availabilityZone)
             update.migrationStatus = .some("success")
+            update.adminMetadata = volume.adminMetadata.filter { $0.key != Self.migrationTargetKey }
             if let typeID = args.newTypeID, let type = try await types.get(id: typeID) {
                 update.volumeTypeID = type.id
                 update.multiattach = type.isMultiattach
@@ -71,6 +72,7 @@ extension VolumeManager {
         let retype = volume.status == .retyping
         var update = VolumeUpdate()
         update.migrationStatus = .some("error")
+        update.adminMetadata = volume.adminMetadata.filter { $0.key != Self.migrationTargetKey }
         guard try await volumes.apply(retype ? .retypeFailed : .migrationFailed, to: volume.id, also: update) != nil
         else { return }
         try await messages.insert(
