@@ -37,7 +37,7 @@ struct QuotaSetsController {
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let project = context.parameters.get("project") ?? ""
         try Self.authorize(.show, context.caller, project: project)
-        let withUsage = try Self.boolParameter("usage", ListParameters(request).value("usage"))
+        let withUsage = try ListParameters(request).flag("usage")
         let limits = try await env.quotaStore.limits(projectID: project)
         var set: [String: JSONValue]
         if withUsage {
@@ -138,16 +138,6 @@ struct QuotaSetsController {
                 .invalidInput,
                 "Invalid input received: Additional properties are not allowed (\(others.map { "'\($0)'" }.joined(separator: ", ")) \(others.count == 1 ? "was" : "were") unexpected)."
             )
-        }
-    }
-
-    /// A boolean query parameter as oslo's strict `bool_from_string` reads it; false when absent.
-    static func boolParameter(_ name: String, _ text: String?) throws(AshlarError) -> Bool {
-        guard let text else { return false }
-        switch text.trimmingCharacters(in: .whitespaces).lowercased() {
-        case "1", "t", "true", "on", "y", "yes": return true
-        case "0", "f", "false", "off", "n", "no": return false
-        default: throw AshlarError(.invalidInput, "Value '\(text)' for '\(name)' is not a boolean.")
         }
     }
 }
