@@ -19,12 +19,7 @@ struct Manage: AsyncParsableCommand {
         var statePath: String?
 
         func load() throws -> AshlarConfig {
-            do {
-                return try AshlarConfig.load(files: configFiles, overrides: .init(statePath: statePath))
-            } catch {
-                FileHandle.standardError.write(Data("ashlar: configuration error: \(error)\n".utf8))
-                throw ExitCode(2)
-            }
+            try readingConfiguration { try AshlarConfig.load(files: configFiles, overrides: .init(statePath: statePath)) }
         }
 
         /// Opens the configured database; `migrate` brings the schema up to date first.

@@ -95,14 +95,9 @@ enum ServiceProcess {
         roles: Set<AllInOne.Role>, options: ServiceOptions, overrides: AshlarConfig.Overrides
     ) async throws {
         let debug = options.debug
-        let config: AshlarConfig
-        let process: ProcessOptions
-        do {
-            config = try AshlarConfig.load(files: options.configFiles, overrides: overrides)
-            process = try AshlarConfig.processOptions(paths: options.configFiles)
-        } catch {
-            FileHandle.standardError.write(Data("ashlar: configuration error: \(error)\n".utf8))
-            throw ExitCode(2)
+        let (config, process) = try readingConfiguration {
+            (try AshlarConfig.load(files: options.configFiles, overrides: overrides),
+             try AshlarConfig.processOptions(paths: options.configFiles))
         }
         // ASHLAR_LOG_LEVEL (trace … critical) overrides; --debug is the short form of debug.
         // glibc re-reads /etc/localtime for every log line's timestamp unless TZ is set; naming the same file
