@@ -122,10 +122,10 @@ public final class AshlarDatabase: Sendable {
         _ server: DatabaseURL.PostgreSQL, options: Options, logger: Logger
     ) async throws -> AshlarDatabase {
         let tls: PostgresClient.Configuration.TLS
-        switch server.sslMode {
-        case "disable": tls = .disable
-        case "allow", "prefer": tls = .prefer(.makeClientConfiguration())
-        default: tls = .require(.makeClientConfiguration())
+        switch server.tlsPolicy {
+        case .disable: tls = .disable
+        case .prefer: tls = .prefer(.makeClientConfiguration())
+        case .require: tls = .require(.makeClientConfiguration())
         }
         var configuration = PostgresClient.Configuration(
             host: server.host, port: server.port, username: server.user, password: server.password,
@@ -164,10 +164,10 @@ public final class AshlarDatabase: Sendable {
     private static func refusal(of server: DatabaseURL.PostgreSQL, logger: Logger) async -> String? {
         let tls: PostgresConnection.Configuration.TLS
         do {
-            switch server.sslMode {
-            case "disable": tls = .disable
-            case "allow", "prefer": tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
-            default: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            switch server.tlsPolicy {
+            case .disable: tls = .disable
+            case .prefer: tls = .prefer(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            case .require: tls = .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
             }
         } catch {
             return nil
@@ -245,4 +245,18 @@ public final class AshlarDatabase: Sendable {
 
     /// The SQL dialect's name (`sqlite`, `postgresql`), for the few expressions that differ.
     public var dialectName: String { write.dialect.name }
+}
+
+extension DatabaseURL.PostgreSQL {
+    /// How `sslmode` asks for TLS, as libpq reads it: `disable`; `allow` and `prefer` take it when the server
+    /// offers it; anything else requires it.
+    enum TLSPolicy { case disable, prefer, require }
+
+    var tlsPolicy: TLSPolicy {
+        switch sslMode {
+        case "disable": .disable
+        case "allow", "prefer": .prefer
+        default: .require
+        }
+    }
 }
