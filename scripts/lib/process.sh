@@ -1,5 +1,6 @@
-# Processes a script started (sourced by tempest/run and scripts/lib/keystone.sh).
+# Processes a script starts (sourced by tempest/run, scripts/lib/keystone.sh and scripts/lib/rabbitmq.sh).
 #   stop_pid PID   SIGTERM, up to 10 s to go, then SIGKILL; nothing when PID is empty or gone
+#   free_port      a free TCP port of 127.0.0.1
 
 stop_pid() {
     local pid=$1
@@ -8,3 +9,5 @@ stop_pid() {
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
     kill -9 "$pid" 2>/dev/null || true
 }
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }

@@ -5,6 +5,8 @@
 #   rabbitmq_env     env(1) arguments to run rabbitmq-server with
 #   rabbitmq_server  the rabbitmq-server script
 #   rabbitmq_epmd    the epmd to start first, on EPMD_PORT (otherwise the VM starts one we could not stop)
+# free_port (for the ports to give it) comes with the process helpers.
+source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 rabbitmq_server=/usr/lib/rabbitmq/bin/rabbitmq-server
 rabbitmq_epmd=$(ls /usr/lib/erlang/erts-*/bin/epmd 2>/dev/null | head -n1)
 [ -n "$rabbitmq_epmd" ] || rabbitmq_epmd=$(command -v epmd || true)
@@ -26,5 +28,3 @@ rabbitmq_prepare() {
         "RABBITMQ_PID_FILE=$dir/rabbitmq.pid")
 }
 
-# A free TCP port of 127.0.0.1.
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
