@@ -129,3 +129,46 @@ struct ImageInspectorTests {
         #expect(throws: AshlarError.self) { try ImageInspector.inspect(path: dir.appendingPathComponent("missing").path) }
     }
 }
+
+/// qemu-img convert under prlimit, into a volume's file.
+@Suite("Image converter", .timeLimit(.minutes(2)), .enabled(if: ImageInspectorTests.canMakeImages))
+struct ImageConverterTests {
+    static func run(_ tool: String, _ arguments: [String]) async throws -> ToolResult {
+        try await ToolRunner.run(try #require(ToolRunner.locate(tool), "\(tool) is missing"), arguments, timeout: .seconds(60))
+    }
+
+    @Test("A qcow2 with data becomes the same bytes in a raw volume file, holes left as holes")
+    func qcow2IntoRaw() async throws {
+        let dir = try ImageInspectorTests.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let image = try ImageInspectorTests.make(dir, "a.qcow2", "qcow2", "64M")
+        #expect(try await Self.run("qemu-io", ["-f", "qcow2", "-c", "write -P 0xab 1M 64k", image]).succeeded)
+        let volume = dir.appendingPathComponent("volume").path
+        #expect(FileManager.default.createFile(atPath: volume, contents: nil))
+        let handle = try #require(FileHandle(forWritingAtPath: volume))
+        try handle.truncate(atOffset: 64 << 20)
+        try handle.close()
+        let inspection = try ImageInspector.check(path: image, declared: "qcow2", volumeSize: 64 << 20)
+        try await ImageConverter().convert(source: image, format: inspection.format, into: volume)
+        #expect(try await Self.run("qemu-img", ["compare", "-f", "qcow2", "-F", "raw", image, volume]).succeeded)
+        let allocated = try FileManager.default.attributesOfItem(atPath: volume)
+        #expect((allocated[.size] as? NSNumber)?.int64Value == 64 << 20)
+        var st = stat()
+        #expect(stat(volume, &st) == 0)
+        #expect(Int64(st.st_blocks) * 512 < 8 << 20, "the zeros were written out: \(st.st_blocks) blocks")
+    }
+
+    @Test("A conversion held under too small an address space fails with an error, not a crash")
+    func limitsHold() async throws {
+        let dir = try ImageInspectorTests.directory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let image = try ImageInspectorTests.make(dir, "a.qcow2", "qcow2", "1M")
+        let volume = dir.appendingPathComponent("volume").path
+        #expect(FileManager.default.createFile(atPath: volume, contents: Data(count: 1 << 20)))
+        var converter = ImageConverter()
+        converter.addressSpaceLimit = 4 << 20  // far below what qemu-img needs to start
+        await #expect(throws: AshlarError.self) {
+            try await converter.convert(source: image, format: .qcow2, into: volume)
+        }
+    }
+}
