@@ -676,3 +676,17 @@ struct ConfigTests {
         #expect(Set([ConfigError.Code.syntax, .invalidValue, .missingFile, .missingOption, .unsupported]).count == 5)
     }
 }
+
+@Suite("Image options")
+struct ImageOptionsTests {
+    @Test("upstream's defaults, and each option read from [DEFAULT]")
+    func imageOptions() throws {
+        #expect(try config("").images == ImageOptions())
+        #expect(ImageOptions().vmdkAllowedTypes == ["streamOptimized", "monolithicSparse"])
+        let set = try config(
+            "[DEFAULT]\nimage_conversion_address_space_limit = 2\nimage_conversion_cpu_limit = 30\nvmdk_allowed_types = streamOptimized\n")
+        #expect(set.images == ImageOptions(conversionAddressSpaceLimit: 2, conversionCPULimit: 30, vmdkAllowedTypes: ["streamOptimized"]))
+        #expect(set.warnings.isEmpty, "\(set.warnings)")
+        #expect(throws: ConfigError.self) { try config("[DEFAULT]\nimage_conversion_cpu_limit = 0\n") }
+    }
+}

@@ -49,6 +49,8 @@ public struct AshlarConfig: Sendable, Equatable {
     public var scheduler: SchedulerOptions
     /// Default per-project quotas.
     public var quotas: QuotaDefaults
+    /// How images are checked and converted.
+    public var images: ImageOptions = ImageOptions()
     /// One entry per ``enabledBackends`` name, in the same order.
     public var backends: [BackendConfig]
     /// Unknown options, one line each naming file, section and option.
@@ -260,7 +262,7 @@ public struct AshlarConfig: Sendable, Equatable {
             directoryOwners[backend.fileVolumeDir] = backend.name
         }
 
-        return AshlarConfig(
+        var config = AshlarConfig(
             statePath: statePath,
             host: host,
             listenAddress: listenAddress,
@@ -285,6 +287,8 @@ public struct AshlarConfig: Sendable, Equatable {
             backends: backends,
             warnings: unknownOptionWarnings(files: files, enabledBackends: enabledBackends)
         )
+        config.images = try ImageOptions(layers: layers)
+        return config
     }
 
     /// Parses a boolean the way oslo.config does: true/false, yes/no, on/off, 1/0, any case.
@@ -445,7 +449,7 @@ public struct AshlarConfig: Sendable, Equatable {
         "message_ttl", "message_reap_interval", "public_endpoint", "stale_operation_timeout",
         // read by `processOptions` (MessagingOptions)
         "transport_url", "control_exchange", "rpc_response_timeout",
-    ]).union(SchedulerOptions.optionNames).union(QuotaDefaults.optionNames)
+    ]).union(SchedulerOptions.optionNames).union(QuotaDefaults.optionNames).union(ImageOptions.optionNames)
 
     /// Options Ashlar reads from a backend section or `[backend_defaults]`.
     static let backendOptions: Set<String> = [

@@ -19,6 +19,11 @@ public struct ImageConverter: Sendable {
         self.timeout = timeout
     }
 
+    /// The limits the configuration gives.
+    public init(_ options: ImageOptions) {
+        self.init(addressSpaceLimitGB: options.conversionAddressSpaceLimit, cpuLimitSeconds: options.conversionCPULimit)
+    }
+
     /// qemu-img's name of a format.
     static func qemuName(_ format: ImageInspection.Format) -> String {
         switch format {
