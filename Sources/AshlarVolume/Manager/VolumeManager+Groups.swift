@@ -25,11 +25,7 @@ extension VolumeManager {
             case .available?: log.info("group \(groupID) created")
             case .error?:
                 log.warning("group \(groupID) failed: a member volume could not be made")
-                try await messages.insert(
-                    UserMessage(
-                        projectID: group.projectID, requestID: context.requestID, resourceType: "VOLUME_GROUP",
-                        resourceUUID: groupID, eventID: "VOLUME_GROUP_002_009",
-                        userMessage: "create group: a volume of the group could not be made; see the volumes' messages."))
+                await tell(group.projectID, "VOLUME_GROUP", groupID, eventID: "VOLUME_GROUP_002_009", "create group: a volume of the group could not be made; see the volumes' messages.", context: context)
             default: log.info("group \(groupID) changed during create; left as it is")
             }
         } catch {
@@ -56,11 +52,7 @@ extension VolumeManager {
                 log.info("group \(groupID) deleted")
             } else if try await groups.apply(.deleteFailed, to: groupID) != nil {
                 log.warning("group \(groupID) still has volumes that could not be deleted; left error_deleting")
-                try await messages.insert(
-                    UserMessage(
-                        projectID: group.projectID, requestID: context.requestID, resourceType: "VOLUME_GROUP",
-                        resourceUUID: groupID, eventID: "VOLUME_GROUP_003_009",
-                        userMessage: "delete group: some volumes of the group could not be deleted; delete the group again."))
+                await tell(group.projectID, "VOLUME_GROUP", groupID, eventID: "VOLUME_GROUP_003_009", "delete group: some volumes of the group could not be deleted; delete the group again.", context: context)
             }
         } catch {
             log.error("delete of group \(groupID) could not be completed: \(error)")
@@ -100,11 +92,7 @@ extension VolumeManager {
             switch try await groupSnapshots.settleCreate(id) {
             case .available?: log.info("group snapshot \(id) of group \(groupSnapshot.groupID) created")
             case .error?:
-                try await messages.insert(
-                    UserMessage(
-                        projectID: groupSnapshot.projectID, requestID: context.requestID,
-                        resourceType: "VOLUME_GROUP_SNAPSHOT", resourceUUID: id, eventID: "VOLUME_GROUP_SNAPSHOT_004_015",
-                        userMessage: "create group snapshot: the backend failed to take a snapshot of the group; delete the group snapshot and try again."))
+                await tell(groupSnapshot.projectID, "VOLUME_GROUP_SNAPSHOT", id, eventID: "VOLUME_GROUP_SNAPSHOT_004_015", "create group snapshot: the backend failed to take a snapshot of the group; delete the group snapshot and try again.", context: context)
             default: break
             }
         } catch {
@@ -128,11 +116,7 @@ extension VolumeManager {
             if try await groupSnapshots.settleDelete(id) {
                 log.info("group snapshot \(id) deleted")
             } else if try await groupSnapshots.apply(.deleteFailed, to: id) != nil {
-                try await messages.insert(
-                    UserMessage(
-                        projectID: groupSnapshot.projectID, requestID: context.requestID,
-                        resourceType: "VOLUME_GROUP_SNAPSHOT", resourceUUID: id, eventID: "VOLUME_GROUP_SNAPSHOT_005_009",
-                        userMessage: "delete group snapshot: some snapshots could not be deleted; delete the group snapshot again."))
+                await tell(groupSnapshot.projectID, "VOLUME_GROUP_SNAPSHOT", id, eventID: "VOLUME_GROUP_SNAPSHOT_005_009", "delete group snapshot: some snapshots could not be deleted; delete the group snapshot again.", context: context)
             }
         } catch {
             log.error("delete of group snapshot \(id) could not be completed: \(error)")

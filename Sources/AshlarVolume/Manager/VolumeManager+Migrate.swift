@@ -75,11 +75,7 @@ extension VolumeManager {
         update.adminMetadata = volume.adminMetadata.filter { $0.key != Self.migrationTargetKey }
         guard try await volumes.apply(retype ? .retypeFailed : .migrationFailed, to: volume.id, also: update) != nil
         else { return }
-        try await messages.insert(
-            UserMessage(
-                projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
-                userMessage: "\(retype ? "retype" : "migrate") volume: the volume could not be moved: \(reason) It stays where it was\(retype ? ", with its type" : "")."))
+        await tell(volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_001_003", "\(retype ? "retype" : "migrate") volume: the volume could not be moved: \(reason) It stays where it was\(retype ? ", with its type" : "").", context: context)
     }
 
     /// `source_for_copy`, on the source: where this backend keeps the volume's data. Only for a volume moving

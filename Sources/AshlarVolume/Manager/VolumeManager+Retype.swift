@@ -16,11 +16,7 @@ extension VolumeManager {
             }
             guard let type = try await types.get(id: args.newTypeID) else {
                 try await volumes.apply(.retypeFailed, to: volume.id)
-                try await messages.insert(
-                    UserMessage(
-                        projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                        resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
-                        userMessage: "retype volume: volume type \(args.newTypeID) no longer exists. The volume keeps its type."))
+                await tell(volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_001_003", "retype volume: volume type \(args.newTypeID) no longer exists. The volume keeps its type.", context: context)
                 return
             }
             var update = VolumeUpdate()
