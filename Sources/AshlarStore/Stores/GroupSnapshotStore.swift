@@ -80,13 +80,6 @@ public struct GroupSnapshotStore: Sendable {
         return try await builder.returning("*").first().map(Self.decode)
     }
 
-    public func rename(_ id: String, name: String??, description: String??) async throws -> GroupSnapshot? {
-        let builder = db.write.update("group_snapshots").set("updated_at", to: Date().stored).where("id", .equal, id)
-        if let name { builder.set("name", to: SQLBind(name)) }
-        if let description { builder.set("description", to: SQLBind(description)) }
-        return try await builder.returning("*").first().map(Self.decode)
-    }
-
     /// A creating group snapshot whose members are all done becomes available (error, if one failed), in one
     /// statement; nil while a member is still creating.
     @discardableResult
@@ -138,9 +131,6 @@ extension SnapshotStore {
     /// Every member of the group snapshot that may be deleted goes to `deleting` in one statement.
     @discardableResult
     public func markDeleting(ofGroupSnapshot id: String) async throws -> [Snapshot] {
-        let builder = db.write.update("snapshots")
-        try SnapshotStateMachine.table[.deletedWithGroupSnapshot].apply(to: builder)
-        builder.set("updated_at", to: Date().stored).where("group_snapshot_id", .equal, id)
-        return try await builder.returning("*").all().map(Self.decode)
+        try await apply(.deletedWithGroupSnapshot, whereColumn: "group_snapshot_id", equals: id)
     }
 }

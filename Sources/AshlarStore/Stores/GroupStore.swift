@@ -149,13 +149,7 @@ public struct GroupStore: Sendable {
     /// Removes a deleting group once no volume is left in it; true when it went.
     @discardableResult
     public func settleDelete(_ id: String) async throws -> Bool {
-        let removed = try await db.write.delete(from: "volume_groups").where("id", .equal, id)
-            .where("status", .equal, GroupStatus.deleting.rawValue)
-            .where(SQLQueryString("NOT EXISTS (SELECT 1 FROM volumes WHERE volumes.group_id = \(bind: id))"))
-            .returning("id").all()
-        guard !removed.isEmpty else { return false }
-        try await removeTypes(of: id)
-        return true
+        try await delete(id, expected: [.deleting])
     }
 
     /// Removes a group with no volumes outright (one never placed, or a create undone); true when it went.

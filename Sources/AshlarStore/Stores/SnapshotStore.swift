@@ -103,10 +103,13 @@ public struct SnapshotStore: Sendable {
 
     /// Applies `event` to every snapshot of a volume that it can start from (a cascading delete); returns them.
     public func apply(_ event: SnapshotEvent, toSnapshotsOf volumeID: String) async throws -> [Snapshot] {
-        let builder = db.write.update("snapshots")
-        try SnapshotStateMachine.table[event].apply(to: builder)
-        builder.set("updated_at", to: Date().stored).where("volume_id", .equal, volumeID)
-        return try await builder.returning("*").all().map(Self.decode)
+        try await apply(event, whereColumn: "volume_id", equals: volumeID)
+    }
+
+    /// Applies `event` to every snapshot whose `column` is `value` that it can start from; returns them.
+    func apply(_ event: SnapshotEvent, whereColumn column: String, equals value: String) async throws -> [Snapshot] {
+        try await db.write.transition(SnapshotStateMachine.table[event], of: "snapshots", where: column, equals: value)
+            .returning("*").all().map(Self.decode)
     }
 
     /// Removes the row; true when a row was removed.

@@ -37,10 +37,19 @@ extension SQLDatabase {
         _ transition: StateMachine<Status, Event>.Transition, of table: String, id: String, column: String = "status",
         chosen: Status? = nil
     ) throws -> SQLUpdateBuilder where Status: RawRepresentable, Status.RawValue == String {
+        try self.transition(transition, of: table, where: "id", equals: id, column: column, chosen: chosen)
+    }
+
+    /// The same for every row whose `key` is `value` (a volume's snapshots, a group's volumes): one statement
+    /// moves each row the transition can start from.
+    func transition<Status, Event>(
+        _ transition: StateMachine<Status, Event>.Transition, of table: String, where key: String, equals value: String,
+        column: String = "status", chosen: Status? = nil
+    ) throws -> SQLUpdateBuilder where Status: RawRepresentable, Status.RawValue == String {
         let builder = update(table)
         try transition.apply(to: builder, column: column, chosen: chosen)
         builder.set("updated_at", to: Date().stored)
-        builder.where("id", .equal, id)
+        builder.where(SQLIdentifier(key), .equal, SQLBind(value))
         return builder
     }
 }

@@ -12,10 +12,8 @@ extension VolumeStore {
     /// returns those that did.
     @discardableResult
     public func markDeleting(ofGroup groupID: String) async throws -> [Volume] {
-        let builder = db.write.update("volumes")
-        try VolumeStateMachine.table[.deletedWithGroup].apply(to: builder)
-        builder.set("updated_at", to: Date().stored).where("group_id", .equal, groupID)
-        return try await builder.returning("*").all().map(Self.decode)
+        try await db.write.transition(VolumeStateMachine.table[.deletedWithGroup], of: "volumes", where: "group_id", equals: groupID)
+            .returning("*").all().map(Self.decode)
     }
 
     /// Puts a volume into a group, if in the same statement it is in none, is in one of `statuses`, is of one of
