@@ -51,11 +51,10 @@ extension SchedulerService {
                         volume, context: context, detail: detail + "; a volume with snapshots cannot move to another backend.")
                     return
                 }
-                let current = host.split(separator: "#", maxSplits: 1).first.map(String.init) ?? host
                 var elsewhere = spec
                 elsewhere.size = volume.size
                 elsewhere.resourceBackend = nil
-                elsewhere.attemptedHosts = [current]
+                elsewhere.attemptedHosts = [HostName.backend(of: host)]
                 switch await hostManager.place(elsewhere, with: scheduler) {
                 case .chosen(let pool):
                     try await handOver(volume, from: host, to: pool, newTypeID: type.id, context: context)
@@ -115,7 +114,7 @@ extension SchedulerService {
         var update = VolumeUpdate()
         update.migrationStatus = .some("migrating")
         // Where it goes, so that the source's recovery can tell the destination to drop a half-made copy.
-        update.adminMetadata = volume.adminMetadata.merging(["migration_target": pool.name]) { _, new in new }
+        update.adminMetadata = volume.adminMetadata.merging([Volume.migrationTargetKey: pool.name]) { _, new in new }
         guard
             try await volumes.update(
                 volume.id, where: .init(statusIn: [volume.status], hostEquals: .some(host)), set: update) != nil

@@ -1,6 +1,5 @@
 import AshlarCore
 import AshlarStore
-import AshlarVolume
 import Foundation
 import HTTPTypes
 import Testing
@@ -165,7 +164,7 @@ struct MigrationTests {
             #expect(try await poll { !FileManager.default.fileExists(atPath: place.therePath) })
             #expect(FileManager.default.fileExists(atPath: place.herePath))
             // The destination it was headed for is not kept once the move is over.
-            #expect(try await store.get(volume)?.adminMetadata[VolumeManager.migrationTargetKey] == nil)
+            #expect(try await store.get(volume)?.adminMetadata[Volume.migrationTargetKey] == nil)
         }
     }
 }

@@ -342,8 +342,7 @@ struct GroupsController {
         guard group.volumeTypeIDs.contains(volume.volumeTypeID) else {
             throw AshlarError.invalidVolume("\(prefix) volume type \(volume.volumeTypeID) is not supported by the group.")
         }
-        let backend = volume.host?.split(separator: "#", maxSplits: 1).first.map(String.init)
-        guard let backend, backend == group.host else {
+        guard let host = volume.host, HostName.backend(of: host) == group.host else {
             throw AshlarError.invalidVolume(
                 "\(prefix) volume does not have a host or is on a different backend than the group's \(group.host ?? "none").")
         }

@@ -283,13 +283,13 @@ struct VolumeActionsController {
         guard let target = try fields.string("host", nullable: false) ?? nil, !target.isEmpty else {
             throw AshlarError(.invalidInput, "Invalid input received: 'host' is a required property.")
         }
-        let backend = String(target.split(separator: "#", maxSplits: 1).first ?? "")
+        let backend = HostName.backend(of: target)
         let services = try await env.services.list(binary: ServiceRecord.volumeBinary)
         guard services.contains(where: { $0.host == backend }) else {
             throw AshlarError(.invalidInput, "Invalid host: No available service named '\(target)'.")
         }
         guard let current = volume.host else { throw AshlarError.invalidVolume("Volume \(volume.id) has no backend.") }
-        if current.split(separator: "#", maxSplits: 1).first.map(String.init) == backend {
+        if HostName.backend(of: current) == backend {
             throw AshlarError(.invalidInput, "Invalid host: Destination host must be different than the current host.")
         }
         if volume.status == .inUse {

@@ -50,9 +50,7 @@ struct WorkersController {
         for service in try await env.services.list(host: nil, binary: binary) {
             // A host filter names a node, a backend (host@backend) or a pool (host@backend#pool), as upstream's.
             if let host {
-                let node = service.host.split(separator: "@").first.map(String.init) ?? service.host
-                let backend = host.split(separator: "#").first.map(String.init) ?? host
-                guard service.host == backend || node == host else { continue }
+                guard service.host == HostName.backend(of: host) || HostName.node(of: service.host) == host else { continue }
             }
             let up = service.isUp(now: now, downTime: env.serviceDownTime)
             if let isUp, isUp != up { continue }

@@ -87,6 +87,9 @@ public struct Volume: Sendable, Hashable {
         self.volumeTypeName = volumeTypeName
     }
 
+    /// The admin metadata key a move's destination is kept in while the move lasts.
+    public static let migrationTargetKey = "migration_target"
+
     /// Whether the volume was made read-only with `os-update_readonly_flag`.
     public var isReadOnly: Bool { adminMetadata["readonly"] == "True" }
 }

@@ -51,9 +51,7 @@ public struct RPCTarget: Sendable, Hashable, CustomStringConvertible {
     /// The topic of one volume backend, from a volume's host (`node@backend#pool` or `node@backend`):
     /// `cinder-volume.node@backend`, server `node`.
     public static func volume(host: String) -> RPCTarget {
-        let backend = host.split(separator: "#", maxSplits: 1).first.map(String.init) ?? host
-        let node = backend.split(separator: "@", maxSplits: 1).first.map(String.init) ?? backend
-        return RPCTarget(topic: "cinder-volume.\(backend)", server: node)
+        RPCTarget(topic: "cinder-volume.\(HostName.backend(of: host))", server: HostName.node(of: host))
     }
 }
 

@@ -5,11 +5,6 @@ import Foundation
 import Logging
 
 extension VolumeManager {
-    /// The node part of `host@backend#pool`.
-    static func node(of host: String) -> String {
-        String(host.split(separator: "@", maxSplits: 1).first ?? Substring(host))
-    }
-
     /// `migrate_volume_in`, on the destination: copies the volume's data from its current backend into a volume
     /// of this one, then, in one statement that still finds the volume migrating from there, moves it here (with
     /// the new type of a retype) and asks the source to remove its copy. Whatever fails leaves the volume where it
@@ -27,11 +22,11 @@ extension VolumeManager {
                 let source = try await VolumeRPC.Client(transport: transport).sourceForCopy(
                     host: args.sourceHost, .init(volumeID: volume.id), context: context)
                 // The data path this version has: both backends on one node, the source's data readable here.
-                guard source.node == Self.node(of: host), FileManager.default.isReadableFile(atPath: source.localPath)
+                guard source.node == HostName.node(of: host), FileManager.default.isReadableFile(atPath: source.localPath)
                 else {
                     throw AshlarError(
                         .invalidInput,
-                        "moving a volume between nodes (\(Self.node(of: args.sourceHost)) to \(Self.node(of: host))) is not available in this Ashlar version; move it to a backend of the same node")
+                        "moving a volume between nodes (\(HostName.node(of: args.sourceHost)) to \(HostName.node(of: host))) is not available in this Ashlar version; move it to a backend of the same node")
                 }
                 try await copyKeepingFresh(volume.id) {
                     try await driver.createVolume(id: volume.id, sizeGB: volume.size, copyingFile: source.localPath)
@@ -45,7 +40,7 @@ extension VolumeManager {
             let event: VolumeEvent = volume.status == .retyping ? .retyped : .migrated
             var update = VolumeUpdate(host: .some(args.destinationHost), availabilityZone: availabilityZone)
             update.migrationStatus = .some("success")
-            update.adminMetadata = volume.adminMetadata.filter { $0.key != Self.migrationTargetKey }
+            update.adminMetadata = volume.adminMetadata.filter { $0.key != Volume.migrationTargetKey }
             if let typeID = args.newTypeID, let type = try await types.get(id: typeID) {
                 update.volumeTypeID = type.id
                 update.multiattach = type.isMultiattach
@@ -72,7 +67,7 @@ extension VolumeManager {
         let retype = volume.status == .retyping
         var update = VolumeUpdate()
         update.migrationStatus = .some("error")
-        update.adminMetadata = volume.adminMetadata.filter { $0.key != Self.migrationTargetKey }
+        update.adminMetadata = volume.adminMetadata.filter { $0.key != Volume.migrationTargetKey }
         guard try await volumes.apply(retype ? .retypeFailed : .migrationFailed, to: volume.id, also: update) != nil
         else { return }
         await tell(volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_001_003", "\(retype ? "retype" : "migrate") volume: the volume could not be moved: \(reason) It stays where it was\(retype ? ", with its type" : "").", context: context)
@@ -86,7 +81,7 @@ extension VolumeManager {
         else {
             throw AshlarError(.invalidState, "volume \(args.volumeID) is not moving away from \(host)")
         }
-        return .init(node: Self.node(of: host), localPath: driver.localPath(forVolume: volume.id))
+        return .init(node: HostName.node(of: host), localPath: driver.localPath(forVolume: volume.id))
     }
 
     /// `remove_stray_copy`: a copy of a volume that does not live on this backend (the source's, once the volume
@@ -133,12 +128,9 @@ extension VolumeManager {
     /// before and `migration_status` error, and the destination is told to drop whatever it copied.
     func abandonMove(_ volume: Volume, context: CallerContext) async throws {
         try await failMove(volume, context: context, reason: "the move was interrupted.")
-        if let target = volume.adminMetadata[Self.migrationTargetKey] {
+        if let target = volume.adminMetadata[Volume.migrationTargetKey] {
             try? await VolumeRPC.Client(transport: transport).removeStrayCopy(
                 host: target, .init(volumeID: volume.id), context: context)
         }
     }
-
-    /// The admin metadata key the scheduler records a move's destination in.
-    public static let migrationTargetKey = "migration_target"
 }
