@@ -289,13 +289,10 @@ struct AttachmentsController {
         let params = ListParameters(request)
         let page = try params.pagination(maxLimit: env.osapiMaxLimit)
         var attachments: [Attachment] = []
-        if var query = try await params.listQuery(
+        if let query = try await params.listQuery(
             context, userFilters: Self.userFilters, columns: AttachmentStore.columns)
         {
-            query.limit = page.limit
-            query.marker = page.marker
-            query.offset = page.offset
-            attachments = try await env.attachments.list(query)
+            attachments = try await env.attachments.list(query.paged(page))
         }
         return JSONResponse.make(AttachmentView.list(attachments, detail: detail))
     }

@@ -36,13 +36,10 @@ struct GroupSnapshotsController {
         let params = ListParameters(request)
         let page = try params.pagination(maxLimit: env.osapiMaxLimit)
         var found: [GroupSnapshot] = []
-        if var query = try await params.listQuery(
+        if let query = try await params.listQuery(
             context, userFilters: Self.userFilters, columns: GroupSnapshotStore.columns)
         {
-            query.limit = page.limit
-            query.marker = page.marker
-            query.offset = page.offset
-            found = try await env.groupSnapshots.list(query)
+            found = try await env.groupSnapshots.list(query.paged(page))
         }
         var body: [String: JSONValue] = [
             "group_snapshots": .array(
@@ -153,21 +150,12 @@ struct GroupSnapshotsController {
     }
 
     func action(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        guard case .object(let top) = try await request.json(context, limit: env.maxRequestBodySize), top.count == 1,
-            case .object(let arguments)? = top["reset_status"], context.version >= APIVersion(3, 19)
-        else {
+        let (name, argument) = try await request.action(context, limit: env.maxRequestBodySize)
+        guard name == "reset_status", context.version >= APIVersion(3, 19) else {
             throw AshlarError(.invalidInput, "Invalid input received: the only action is reset_status (3.19).")
         }
         try context.requireAdmin("group:reset_group_snapshot_status")
-        let fields = Fields(arguments)
-        try fields.rejectUnknown(["status"])
-        let text = try fields.requiredString("status")
-        let status = GroupSnapshotStatus(text)
-        guard GroupSnapshotStatus.all.contains(status) else {
-            throw AshlarError(
-                .invalidInput,
-                "Invalid input received: Group snapshot status \(text) is not one of \(GroupSnapshotStatus.all.map(\.rawValue)).")
-        }
+        let status = try Fields(action: name, argument).resetStatus(GroupSnapshotStatus.all, of: "Group snapshot")
         let groupSnapshot = try await find(context)
         guard try await env.groupSnapshots.apply(.reset, to: groupSnapshot.id, choosing: status) != nil else {
             throw AshlarError(

@@ -45,22 +45,22 @@ struct GroupsController {
         let page = try params.pagination(maxLimit: env.osapiMaxLimit)
         var groups: [VolumeGroup] = []
         // `list_volume` steers the view, not the filter.
-        if var query = try await params.listQuery(
+        if let query = try await params.listQuery(
             context, userFilters: Self.userFilters.union(["list_volume"]), columns: GroupStore.columns,
             special: { key, _, _ in key == "list_volume" ? .handled : .generic })
         {
-            query.limit = page.limit
-            query.marker = page.marker
-            query.offset = page.offset
-            groups = try await env.groups.list(query)
+            groups = try await env.groups.list(query.paged(page))
         }
-        var members: [String: [String]] = [:]
-        if detail, try listsVolumes(params, context) {
-            for group in groups { members[group.id] = try await env.volumes.members(ofGroup: group.id).map(\.id) }
-        }
+        // One query for the members of the whole page.
+        let listed = try detail && listsVolumes(params, context)
+        let members = listed ? try await env.volumes.memberIDs(ofGroups: groups.map(\.id)) : [:]
         var body: [String: JSONValue] = [
             "groups": .array(
-                groups.map { detail ? GroupView.detail($0, context, volumeIDs: members[$0.id]) : GroupView.summary($0) })
+                groups.map { group in
+                    detail
+                        ? GroupView.detail(group, context, volumeIDs: listed ? members[group.id] ?? [] : nil)
+                        : GroupView.summary(group)
+                })
         ]
         if let last = groups.last, page.limit <= groups.count {
             body["group_links"] = Links.next(
@@ -77,7 +77,7 @@ struct GroupsController {
     func show(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let group = try await find(context)
         let members = try listsVolumes(ListParameters(request), context)
-            ? try await env.volumes.members(ofGroup: group.id).map(\.id) : nil
+            ? try await env.volumes.memberIDs(ofGroups: [group.id])[group.id] ?? [] : nil
         return JSONResponse.make(["group": GroupView.detail(group, context, volumeIDs: members)])
     }
 
@@ -117,13 +117,7 @@ struct GroupsController {
             if !typeIDs.contains(type.id) { typeIDs.append(type.id) }
         }
         var zone = env.defaultAvailabilityZone
-        if let requested = try body.string("availability_zone") ?? nil {
-            let zones = Set(try await env.services.list(binary: ServiceRecord.volumeBinary).map(\.availabilityZone))
-            guard zones.contains(requested) else {
-                throw AshlarError(.invalidInput, "Invalid input received: Availability zone '\(requested)' is invalid.")
-            }
-            zone = requested
-        }
+        if let requested = try body.string("availability_zone") ?? nil { zone = try await env.knownZone(requested) }
         let group = VolumeGroup(
             projectID: context.caller.projectID, userID: context.caller.userID, name: name, description: description,
             groupTypeID: groupType.id, volumeTypeIDs: typeIDs, availabilityZone: zone)
@@ -286,7 +280,7 @@ struct GroupsController {
                 .invalidInput,
                 "Invalid input received: Name, description, add_volumes, and remove_volumes can not be all empty in the request body.")
         }
-        var group = try await find(context)
+        let group = try await find(context)
         if !add.isEmpty || !remove.isEmpty {
             guard Self.acceptsVolumes.contains(group.status) else {
                 throw AshlarError(
@@ -323,7 +317,7 @@ struct GroupsController {
             }
         }
         if name != nil || description != nil {
-            group = try await env.groups.rename(group.id, name: name, description: description) ?? group
+            try await env.groups.rename(group.id, name: name, description: description)
         }
         context.logger.info("group \(group.id) updated", metadata: ["added": "\(add.count)", "removed": "\(remove.count)"])
         return JSONResponse.empty(.accepted)
@@ -351,21 +345,12 @@ struct GroupsController {
     // MARK: Actions
 
     func action(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        guard case .object(let top) = try await request.json(context, limit: env.maxRequestBodySize), top.count == 1,
-            let (name, value) = top.first
-        else {
-            throw AshlarError(.invalidInput, "Invalid input received: the body must name exactly one action.")
-        }
-        let arguments: [String: JSONValue]
-        switch value {
-        case .object(let o): arguments = o
-        case .null: arguments = [:]
-        default: throw Fields.invalid(name, value, "\(value.rendered) is not of type 'object'.")
-        }
+        let (name, argument) = try await request.action(context, limit: env.maxRequestBodySize)
+        let arguments = try Fields(action: name, argument)
         switch name {
-        case "delete": return try await delete(Fields(arguments), context)
+        case "delete": return try await delete(arguments, context)
         case "reset_status" where context.version >= APIVersion(3, 20):
-            return try await resetStatus(Fields(arguments), context)
+            return try await resetStatus(arguments, context)
         default:
             throw AshlarError(.invalidInput, "Invalid input received: There is no such action: \(name).")
         }
@@ -426,18 +411,13 @@ struct GroupsController {
 
     func resetStatus(_ arguments: Fields, _ context: APIRequestContext) async throws -> Response {
         try context.requireAdmin("group:reset_status")
-        try arguments.rejectUnknown(["status"])
-        let text = try arguments.requiredString("status")
-        let status = GroupStatus(text)
-        guard GroupStatus.all.contains(status) else {
-            throw AshlarError(.invalidInput, "Invalid input received: Group status \(text) is not one of \(GroupStatus.all.map(\.rawValue)).")
-        }
+        let status = try arguments.resetStatus(GroupStatus.all, of: "Group")
         let group = try await find(context)
         guard try await env.groups.apply(.reset, to: group.id, choosing: status) != nil else {
             throw AshlarError(
                 .invalidInput, "Invalid group: group \(group.id) is \(group.status.rawValue) and its status cannot be reset now.")
         }
-        context.logger.info("group \(group.id) status reset to \(text)")
+        context.logger.info("group \(group.id) status reset to \(status.rawValue)")
         return JSONResponse.empty(.accepted)
     }
 }

@@ -136,17 +136,10 @@ struct SnapshotsController {
         ) { key, value, _ in
             guard key == "availability_zone" else { return .generic }
             // Snapshots live in their volume's zone; a zone no volume service has matches nothing.
-            let zones = Set(try await env.services.list(binary: ServiceRecord.volumeBinary).map(\.availabilityZone))
-            return zones.contains(value) ? .handled : .matchesNothing
+            return try await env.volumeZones().contains(value) ? .handled : .matchesNothing
         }
         var snapshots: [Snapshot] = []
-        if let query = filtered {
-            var paged = query
-            paged.limit = page.limit
-            paged.marker = page.marker
-            paged.offset = page.offset
-            snapshots = try await env.snapshots.list(paged)
-        }
+        if let query = filtered { snapshots = try await env.snapshots.list(query.paged(page)) }
         var body: [String: JSONValue] = [
             "snapshots": .array(snapshots.map { detail ? SnapshotView.detail($0, context) : SnapshotView.summary($0, context) })
         ]

@@ -20,18 +20,9 @@ struct VolumeActionsController {
     ]
 
     func act(_ request: Request, _ context: APIRequestContext) async throws -> Response {
-        let body = try await request.json(context, limit: env.maxRequestBodySize)
-        guard case .object(let top) = body, top.count == 1, let (action, argument) = top.first else {
-            throw AshlarError(
-                .invalidInput, "Malformed request body: an action body has exactly one key, the action's name.")
-        }
+        let (action, argument) = try await request.action(context, limit: env.maxRequestBodySize)
         let volume = try await volumes.find(context)
-        let fields = Fields(argument.objectValue ?? [:])
-        if !argument.isNull, argument.objectValue == nil {
-            throw AshlarError(
-                .invalidInput,
-                "Invalid input for field/attribute \(action). Value: \(argument.rendered). It must be an object.")
-        }
+        let fields = try Fields(action: action, argument)
         switch action {
         case "os-set_bootable":
             guard let bootable = try fields.bool("bootable") else {
@@ -214,8 +205,9 @@ struct VolumeActionsController {
             throw AshlarError.invalidVolume(
                 "Volume \(volume.id) status must be available or in-use to be retyped, but it is \(volume.status.rawValue).")
         }
-        if let migration = volume.migrationStatus, !["success", "error"].contains(migration) {
-            throw AshlarError.invalidVolume("Volume \(volume.id) is being migrated (\(migration)); retype it afterwards.")
+        if volume.isMigrating {
+            throw AshlarError.invalidVolume(
+                "Volume \(volume.id) is being migrated (\(volume.migrationStatus ?? "")); retype it afterwards.")
         }
         let oldType = try await env.types.get(id: volume.volumeTypeID)
         let oldEncryption = try await env.types.encryption(ofType: volume.volumeTypeID)
@@ -299,8 +291,8 @@ struct VolumeActionsController {
         if volume.groupID != nil {
             throw AshlarError.invalidVolume("Volume \(volume.id) is part of a group; remove it from the group to migrate it.")
         }
-        if let migration = volume.migrationStatus, !["success", "error"].contains(migration) {
-            throw AshlarError.invalidVolume("Volume \(volume.id) is already being migrated (\(migration)).")
+        if volume.isMigrating {
+            throw AshlarError.invalidVolume("Volume \(volume.id) is already being migrated (\(volume.migrationStatus ?? "")).")
         }
         var update = VolumeUpdate()
         update.migrationStatus = .some("starting")
@@ -330,8 +322,7 @@ struct VolumeActionsController {
 
     /// A type's QoS specs when the attaching host enforces them (consumer front-end or both), else nil.
     private func frontEndQoS(_ type: VolumeType?) async throws -> [String: String]? {
-        guard let id = type?.qosSpecsID, let specs = try await env.qosSpecs.get(id: id),
-            specs.consumer != .backEnd
+        guard let id = type?.qosSpecsID, let specs = try await env.qosSpecs.get(id: id), specs.isFrontEnd
         else { return nil }
         return specs.specs
     }

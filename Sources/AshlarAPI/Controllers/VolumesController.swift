@@ -132,11 +132,7 @@ struct VolumesController {
         }
         var zone: String? = nil
         if let requested = try body.string("availability_zone"), let requested {
-            let zones = Set(try await env.services.list(binary: ServiceRecord.volumeBinary).map(\.availabilityZone))
-            guard zones.contains(requested) else {
-                throw AshlarError(.invalidInput, "Invalid input received: Availability zone '\(requested)' is invalid.")
-            }
-            zone = requested
+            zone = try await env.knownZone(requested)
         }
         var hints: [String: JSONValue] = [:]
         switch body.top["OS-SCH-HNT:scheduler_hints"] {
@@ -277,12 +273,7 @@ struct VolumesController {
         let filtered = try await listQuery(params, context)
         let page = try params.pagination(maxLimit: env.osapiMaxLimit)
         var volumes: [Volume] = []
-        if var query = filtered {
-            query.limit = page.limit
-            query.marker = page.marker
-            query.offset = page.offset
-            volumes = try await env.volumes.list(query)
-        }
+        if let query = filtered { volumes = try await env.volumes.list(query.paged(page)) }
         var body: [String: JSONValue] = [:]
         if detail {
             // One query for the attachments of the whole page.

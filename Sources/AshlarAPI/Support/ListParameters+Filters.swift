@@ -77,3 +77,14 @@ extension ListParameters {
         return matchesNothing ? nil : query
     }
 }
+
+extension ListQuery {
+    /// The same query, limited to one page (`ListParameters.pagination`).
+    func paged(_ page: (limit: Int, marker: String?, offset: Int?)) -> ListQuery {
+        var query = self
+        query.limit = page.limit
+        query.marker = page.marker
+        query.offset = page.offset
+        return query
+    }
+}

@@ -43,6 +43,18 @@ extension Request {
     }
 }
 
+extension Request {
+    /// An action body, `{"<name>": {…}}` (or `null` for no arguments): its one key and that key's value.
+    func action(_ context: APIRequestContext, limit: Int) async throws -> (name: String, argument: JSONValue) {
+        guard case .object(let top) = try await json(context, limit: limit), top.count == 1, let (name, argument) = top.first
+        else {
+            throw AshlarError(
+                .invalidInput, "Malformed request body: an action body has exactly one key, the action's name.")
+        }
+        return (name, argument)
+    }
+}
+
 /// Validated access to a request body's fields, with Cinder's JSON-schema messages.
 struct Fields {
     let values: [String: JSONValue]
@@ -52,6 +64,28 @@ struct Fields {
     init(_ values: [String: JSONValue], top: [String: JSONValue] = [:]) {
         self.values = values
         self.top = top
+    }
+
+    /// An action's argument: an object, or null for none.
+    init(action name: String, _ argument: JSONValue) throws(AshlarError) {
+        if !argument.isNull, argument.objectValue == nil {
+            throw AshlarError(
+                .invalidInput,
+                "Invalid input for field/attribute \(name). Value: \(argument.rendered). It must be an object.")
+        }
+        self.init(argument.objectValue ?? [:])
+    }
+
+    /// The `status` of a reset_status, which must be one of `all` (`what` names the resource in the message).
+    func resetStatus<S: RawRepresentable & Equatable>(_ all: [S], of what: String) throws(AshlarError) -> S
+    where S.RawValue == String {
+        try rejectUnknown(["status"])
+        let text = try requiredString("status")
+        guard let status = all.first(where: { $0.rawValue == text }) else {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: \(what) status \(text) is not one of \(all.map(\.rawValue)).")
+        }
+        return status
     }
 
     func has(_ key: String) -> Bool { values[key] != nil }

@@ -90,6 +90,9 @@ public struct Volume: Sendable, Hashable {
     /// The admin metadata key a move's destination is kept in while the move lasts.
     public static let migrationTargetKey = "migration_target"
 
+    /// Whether a migration has begun and not ended (`migration_status` set, and neither success nor error).
+    public var isMigrating: Bool { migrationStatus.map { !["success", "error"].contains($0) } ?? false }
+
     /// Whether the volume was made read-only with `os-update_readonly_flag`.
     public var isReadOnly: Bool { adminMetadata["readonly"] == "True" }
 }

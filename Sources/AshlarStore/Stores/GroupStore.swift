@@ -115,13 +115,13 @@ public struct GroupStore: Sendable {
         return try await withTypes([try Self.decode(row)]).first
     }
 
-    /// Sets name and description; nil when the group is gone.
-    public func rename(_ id: String, name: String??, description: String??) async throws -> VolumeGroup? {
+    /// Sets name and description; false when the group is gone.
+    @discardableResult
+    public func rename(_ id: String, name: String??, description: String??) async throws -> Bool {
         let builder = db.write.update("volume_groups").set("updated_at", to: Date().stored).where("id", .equal, id)
         if let name { builder.set("name", to: SQLBind(name)) }
         if let description { builder.set("description", to: SQLBind(description)) }
-        guard let row = try await builder.returning("*").first() else { return nil }
-        return try await withTypes([try Self.decode(row)]).first
+        return try await !builder.returning("id").all().isEmpty
     }
 
     /// Records where a creating, unplaced group lives; false when it was placed or changed meanwhile.
