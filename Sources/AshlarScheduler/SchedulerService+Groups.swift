@@ -71,9 +71,7 @@ extension SchedulerService {
             "group \(group.id) could not be scheduled: \(detail)", metadata: ["request_id": "\(context.requestID)"])
         guard try await groups.apply(.createFailed, to: group.id) != nil else { return }
         try await messages.insert(
-            UserMessage(
-                projectID: group.projectID, requestID: context.requestID, resourceType: "VOLUME_GROUP",
-                resourceUUID: group.id, eventID: "VOLUME_GROUP_001_003",
-                userMessage: "schedule allocate volume group: \(detail)"))
+            projectID: group.projectID, requestID: context.requestID, resourceType: "VOLUME_GROUP", resourceID: group.id,
+            eventID: "VOLUME_GROUP_001_003", "schedule allocate volume group: \(detail)")
     }
 }

@@ -133,19 +133,15 @@ extension SchedulerService {
         update.migrationStatus = .some("error")
         guard try await volumes.apply(.migrationFailed, to: volume.id, also: update) != nil else { return }
         try await messages.insert(
-            UserMessage(
-                projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
-                userMessage: "migrate volume: \(detail) The volume stays where it was."))
+            projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME", resourceID: volume.id,
+            eventID: "VOLUME_VOLUME_001_003", "migrate volume: \(detail) The volume stays where it was.")
     }
 
     private func failRetype(_ volume: Volume, context: CallerContext, detail: String) async throws {
         logger.warning("retype of volume \(volume.id) refused: \(detail)", metadata: ["request_id": "\(context.requestID)"])
         guard try await volumes.apply(.retypeFailed, to: volume.id) != nil else { return }
         try await messages.insert(
-            UserMessage(
-                projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
-                userMessage: "retype volume: \(detail) The volume keeps its type."))
+            projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME", resourceID: volume.id,
+            eventID: "VOLUME_VOLUME_001_003", "retype volume: \(detail) The volume keeps its type.")
     }
 }

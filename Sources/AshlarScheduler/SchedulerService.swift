@@ -232,10 +232,8 @@ public struct SchedulerService: Service {
             log.warning("extend of volume \(volume.id) refused: \(reason)")
             try await volumes.apply(.extendRefused, to: volume.id)
             try await messages.insert(
-                UserMessage(
-                    projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME",
-                    resourceUUID: volume.id, eventID: "VOLUME_VOLUME_001_003",
-                    userMessage: "extend volume: No valid backend was found. \(reason)."))
+            projectID: volume.projectID, requestID: context.requestID, resourceType: "VOLUME", resourceID: volume.id,
+            eventID: "VOLUME_VOLUME_001_003", "extend volume: No valid backend was found. \(reason).")
         } catch {
             log.error("extending volume \(args.volumeID) failed: \(error)")
         }

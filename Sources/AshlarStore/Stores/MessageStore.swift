@@ -13,6 +13,17 @@ public struct MessageStore: Sendable {
         self.ttl = ttl
     }
 
+    /// Stores a user message (level ERROR) about one resource, for the request that led to it.
+    public func insert(
+        projectID: String, requestID: String, resourceType: String, resourceID: String, eventID: String,
+        _ text: String
+    ) async throws {
+        try await insert(
+            UserMessage(
+                projectID: projectID, requestID: requestID, resourceType: resourceType, resourceUUID: resourceID,
+                eventID: eventID, userMessage: text))
+    }
+
     /// Stores the message; unless it says when it expires, that is `ttl` seconds after it was made.
     public func insert(_ m: UserMessage) async throws {
         let expiresAt = m.expiresAt ?? m.createdAt.addingTimeInterval(TimeInterval(ttl))

@@ -317,9 +317,8 @@ public struct VolumeManager: Service {
         context: CallerContext
     ) async {
         try? await messages.insert(
-            UserMessage(
-                projectID: projectID, requestID: context.requestID, resourceType: resourceType, resourceUUID: id,
-                eventID: eventID, userMessage: text))
+            projectID: projectID, requestID: context.requestID, resourceType: resourceType, resourceID: id,
+            eventID: eventID, text)
     }
 }
 
