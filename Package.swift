@@ -79,9 +79,29 @@ let package = Package(
         .target(
             name: "AshlarVolume",
             dependencies: [
-                "AshlarCore", "AshlarStore", "AshlarMessaging",
+                "AshlarCore", "AshlarStore", "AshlarMessaging", "AshlarImages",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Images: the store built into the all-in-one (records and files) and the hashes Glance keeps.
+        .target(
+            name: "AshlarImages",
+            dependencies: ["AshlarCore", "AshlarStore", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // The Glance v2 client (`glance_api_servers`), on the stack's HTTP client.
+        .target(
+            name: "AshlarGlance",
+            dependencies: [
+                "AshlarCore", "AshlarImages",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOFoundationCompat", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -89,7 +109,7 @@ let package = Package(
         .target(
             name: "AshlarAPI",
             dependencies: [
-                "AshlarCore", "AshlarStore", "AshlarMessaging",
+                "AshlarCore", "AshlarStore", "AshlarMessaging", "AshlarImages",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
@@ -102,6 +122,7 @@ let package = Package(
             name: "ashlar",
             dependencies: [
                 "AshlarCore", "AshlarStore", "AshlarMessaging", "AshlarScheduler", "AshlarVolume", "AshlarAPI",
+                "AshlarImages", "AshlarGlance",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -181,14 +202,19 @@ let package = Package(
         .testTarget(
             name: "AshlarVolumeTests",
             dependencies: [
-                "AshlarVolume", "AshlarScheduler", "AshlarTestSupport", .product(name: "Logging", package: "swift-log"),
+                "AshlarVolume", "AshlarImages", "AshlarScheduler", "AshlarTestSupport", .product(name: "Logging", package: "swift-log"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AshlarImagesTests",
+            dependencies: ["AshlarImages", "AshlarTestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "AshlarAPITests",
             dependencies: [
-                "AshlarAPI", "AshlarScheduler", "AshlarVolume",
+                "AshlarAPI", "AshlarScheduler", "AshlarVolume", "AshlarImages",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ],

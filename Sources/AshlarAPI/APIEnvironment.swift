@@ -1,4 +1,5 @@
 import AshlarCore
+import AshlarImages
 import AshlarMessaging
 import AshlarStore
 import Logging
@@ -31,13 +32,23 @@ public struct APIEnvironment: Sendable {
     public let messages: MessageStore
     public let attachments: AttachmentStore
     public let transport: any RPCTransport
+    /// The Image service volumes are made from and uploaded to; nil when there is none.
+    public let images: (any ImageService)?
+    /// The built-in image store this API serves under `/image`, when it is the image service.
+    public let imageStore: LocalImageStore?
+    /// `enable_force_upload` and the other image options.
+    public var imageOptions: ImageOptions
     public let registry: PrometheusCollectorRegistry
     public let logger: Logger
 
     public init(
         config: AshlarConfig, database: AshlarDatabase, transport: any RPCTransport,
-        registry: PrometheusCollectorRegistry, logger: Logger, defaultProjectID: String = "admin"
+        registry: PrometheusCollectorRegistry, logger: Logger, defaultProjectID: String = "admin",
+        images: (any ImageService)? = nil, imageStore: LocalImageStore? = nil
     ) {
+        self.images = images
+        self.imageStore = imageStore
+        self.imageOptions = config.images
         self.osapiMaxLimit = config.osapiMaxLimit
         self.maxRequestBodySize = config.osapiMaxRequestBodySize
         self.defaultVolumeType = config.defaultVolumeType

@@ -36,6 +36,7 @@ public enum APIServer {
         MessagesController(env: environment).register(on: router)
         BackendsController(env: environment).register(on: router)
         OperationsController(env: environment).register(on: router)
+        if let store = environment.imageStore { ImagesController(env: environment, store: store).register(on: router) }
         return APIResponder(router: router.buildResponder(), environment: environment)
     }
 

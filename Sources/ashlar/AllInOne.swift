@@ -1,5 +1,7 @@
 import AshlarAPI
 import AshlarCore
+import AshlarGlance
+import AshlarImages
 import AshlarMessaging
 import AshlarScheduler
 import AshlarStore
@@ -55,6 +57,21 @@ struct AllInOne {
             logger: logger)
         let reportInterval = Duration.seconds(config.reportInterval)
         var services: [any Service] = []
+        // The Image service: Glance when `glance_api_servers` names it, else the store the API serves under
+        // `/image`, which a process with the API and the volume service reads directly.
+        var imageStore: LocalImageStore?
+        let images: (any ImageService)?
+        if !config.images.glanceAPIServers.isEmpty {
+            images = GlanceClient(options: config.images, logger: logger)
+        } else if roles.contains(.api) {
+            let store = LocalImageStore(directory: config.statePath + "/images", database: database)
+            try store.prepare()
+            imageStore = store
+            images = store
+        } else {
+            images = nil
+            logger.notice("glance_api_servers is not set: volumes cannot be made from or uploaded to images here")
+        }
         if roles.contains(.volume) {
             for backend in config.backends {
                 let driver = FileDriver(
@@ -70,7 +87,8 @@ struct AllInOne {
                         availabilityZone: backend.backendAvailabilityZone ?? config.storageAvailabilityZone,
                         driver: driver, database: database, transport: transport, reportInterval: reportInterval,
                         logger: logger, target: try ISCSIConfig.target(for: backend, config: iscsi), iscsi: iscsi,
-                        messageTTL: config.messageTTL, staleAfter: .seconds(config.staleOperationTimeout)))
+                        messageTTL: config.messageTTL, staleAfter: .seconds(config.staleOperationTimeout),
+                        images: images, imageOptions: config.images))
             }
         }
         if roles.contains(.scheduler) {
@@ -88,7 +106,8 @@ struct AllInOne {
         if roles.contains(.api) {
             try await Bootstrap.ensureDefaultType(config: config, database: database, logger: logger)
             let environment = APIEnvironment(
-                config: config, database: database, transport: transport, registry: registry, logger: logger)
+                config: config, database: database, transport: transport, registry: registry, logger: logger,
+                images: images, imageStore: imageStore)
             services.append(
                 APIServer.application(
                     environment: environment, host: config.listenAddress, port: config.listenPort, logger: logger,

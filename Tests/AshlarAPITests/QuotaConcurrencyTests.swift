@@ -25,6 +25,7 @@ final class FlakyDriver: VolumeDriver, Sendable {
     }
     func deleteVolume(id: String) async throws { try await base.deleteVolume(id: id) }
     func localPath(forVolume id: String) -> String { base.localPath(forVolume: id) }
+    var imageCacheDirectory: String? { base.imageCacheDirectory }
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue] {
         try await base.stats(provisionedGB: provisionedGB, volumeCount: volumeCount)
     }

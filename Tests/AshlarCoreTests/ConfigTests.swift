@@ -612,7 +612,8 @@ struct ConfigTests {
         #expect(c.messageTTL == 120)
         #expect(c.messageReapInterval == 30)
         #expect(c.publicEndpoint == "https://volumes.example.com:8776")
-        #expect(c.warnings == ["m.conf [DEFAULT] glance_api_servers: not implemented yet, ignored (line 5)"])
+        #expect(c.warnings.isEmpty, "\(c.warnings)")
+        #expect(c.images.glanceAPIServers == ["http://glance:9292"])
         let defaults = try config([])
         let (ttl, reap, endpoint) = (defaults.messageTTL, defaults.messageReapInterval, defaults.publicEndpoint)
         #expect(ttl == 2_592_000)
@@ -681,12 +682,34 @@ struct ConfigTests {
 struct ImageOptionsTests {
     @Test("upstream's defaults, and each option read from [DEFAULT]")
     func imageOptions() throws {
-        #expect(try config("").images == ImageOptions())
+        let defaults = try config("")
+        #expect(defaults.images == ImageOptions(conversionDirectory: defaults.statePath + "/conversion"))
         #expect(ImageOptions().vmdkAllowedTypes == ["streamOptimized", "monolithicSparse"])
         let set = try config(
-            "[DEFAULT]\nimage_conversion_address_space_limit = 2\nimage_conversion_cpu_limit = 30\nvmdk_allowed_types = streamOptimized\n")
-        #expect(set.images == ImageOptions(conversionAddressSpaceLimit: 2, conversionCPULimit: 30, vmdkAllowedTypes: ["streamOptimized"]))
+            """
+            [DEFAULT]
+            state_path = /srv/ashlar
+            image_conversion_address_space_limit = 2
+            image_conversion_cpu_limit = 30
+            vmdk_allowed_types = streamOptimized
+            glance_api_servers = glance:9292, https://images.example.com/image/
+            glance_request_timeout = 30
+            glance_num_retries = 1
+            image_conversion_dir = $state_path/tmp
+            image_volume_cache_enabled = true
+            image_volume_cache_max_size_gb = 20
+            image_volume_cache_max_count = 5
+            enable_force_upload = yes
+            """)
+        #expect(
+            set.images
+                == ImageOptions(
+                    conversionAddressSpaceLimit: 2, conversionCPULimit: 30, vmdkAllowedTypes: ["streamOptimized"],
+                    glanceAPIServers: ["http://glance:9292", "https://images.example.com/image"],
+                    glanceRequestTimeout: 30, glanceNumRetries: 1, conversionDirectory: "/srv/ashlar/tmp",
+                    cacheEnabled: true, cacheMaxSizeGB: 20, cacheMaxCount: 5, enableForceUpload: true))
         #expect(set.warnings.isEmpty, "\(set.warnings)")
         #expect(throws: ConfigError.self) { try config("[DEFAULT]\nimage_conversion_cpu_limit = 0\n") }
+        #expect(throws: ConfigError.self) { try config("[DEFAULT]\nglance_api_servers = ftp://x\n") }
     }
 }

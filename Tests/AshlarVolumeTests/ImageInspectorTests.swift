@@ -1,4 +1,5 @@
 import AshlarCore
+import AshlarImages
 import Foundation
 import Testing
 

@@ -193,6 +193,7 @@ final class ScriptedDriver: VolumeDriver {
     }
 
     func localPath(forVolume id: String) -> String { "/dev/null/volume-\(id)" }
+    var imageCacheDirectory: String? { nil }
 
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue] {
         [

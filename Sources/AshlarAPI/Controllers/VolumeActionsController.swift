@@ -16,7 +16,7 @@ struct VolumeActionsController {
 
     /// Actions that need backend work arriving in later releases: refused clearly, changing nothing.
     static let later: Set<String> = [
-        "os-volume_upload_image", "os-reimage", "os-unmanage",
+        "os-reimage", "os-unmanage",
     ]
 
     func act(_ request: Request, _ context: APIRequestContext) async throws -> Response {
@@ -89,6 +89,8 @@ struct VolumeActionsController {
             try context.require(APIVersion(3, 40))
             try await revert(volume, fields, context)
             return JSONResponse.empty(.accepted)
+        case "os-volume_upload_image":
+            return try await uploadToImage(volume, fields, context)
         case "os-show_image_metadata":
             return JSONResponse.make(["metadata": .object(volume.imageMetadata.mapValues(JSONValue.string))])
         case "os-reserve":

@@ -73,20 +73,24 @@ struct VolumesController {
             }
             source = (volume, nil)
         }
-        for key in ["imageRef", "image_id", "backup_id"] {
-            if let value = try body.string(key), value != nil {
-                throw AshlarError(
-                    .notImplemented, "Creating a volume from \(key) is not available yet in this Ashlar version.")
-            }
+        if let value = try body.string("backup_id"), value != nil {
+            throw AshlarError(
+                .notImplemented, "Creating a volume from backup_id is not available yet in this Ashlar version.")
         }
-        let sourceSize = source.map { $0.snapshot?.volumeSize ?? $0.volume.size }
+        let image = try await imageSource(body, context: context)
+        if image != nil, source != nil {
+            throw AshlarError(
+                .invalidInput, "Invalid input received: a volume is made from one source: an image, a snapshot or a volume.")
+        }
+        let sourceSize = source.map { $0.snapshot?.volumeSize ?? $0.volume.size } ?? image.map(Self.sizeNeeded)
         guard let size = size ?? sourceSize else {
             throw AshlarError(
                 .invalidInput,
                 "Invalid input received: size is required when the volume is not made from a snapshot, volume, image or backup."
             )
         }
-        if let sourceSize, size < sourceSize {
+        if let image { try Self.checkFits(image, size: size) }
+        if let sourceSize, image == nil, size < sourceSize {
             throw AshlarError(
                 .invalidInput,
                 "Invalid input received: Volume size '\(size)'GB cannot be smaller than the \(source?.snapshot == nil ? "source volume" : "snapshot") size \(sourceSize)GB. They must be >= original size.")
@@ -154,6 +158,7 @@ struct VolumesController {
             volumeTypeID: type.id, multiattach: type.isMultiattach, snapshotID: source?.snapshot?.id,
             sourceVolumeID: source?.snapshot == nil ? source?.volume.id : nil, metadata: metadata)
         volume.groupID = group?.id
+        if let image { volume.adminMetadata[Volume.imageSourceKey] = image.id }
         // One statement admits the volume against the quota and the source's state, and inserts it.
         let deltas = QuotaDeltas.volume(size: size, volumeTypeName: type.name)
         var requirements: [Requirement] = []

@@ -55,6 +55,10 @@ struct APIResponder: HTTPResponder {
                 isV3 = true
                 context.version = try APIVersion.negotiate(header: request.headers[Self.versionHeader])
                 response = try await routeV3(request, path: path, context: &context)
+            } else if path == "/image" || path.hasPrefix("/image/") {
+                // The built-in image store (Glance v2): the caller as for /v3, without a project in the path.
+                context.caller = try identify(request, urlProject: nil, requestID: requestID)
+                response = try await router.respond(to: request, context: context)
             } else {
                 response = try await router.respond(to: request, context: context)
             }
@@ -133,8 +137,9 @@ struct APIResponder: HTTPResponder {
     ) throws(AshlarError)
         -> CallerContext
     {
-        var user = request.headers[Self.authUserHeader] ?? "admin"
-        var project = request.headers[Self.authProjectHeader]
+        // X-User-Id / X-Project-Id: what keystonemiddleware passes on, and what the Glance client sends.
+        var user = request.headers[Self.authUserHeader] ?? request.headers[Self.userIDHeader] ?? "admin"
+        var project = request.headers[Self.authProjectHeader] ?? request.headers[Self.projectIDHeader]
         if let token = request.headers[Self.authTokenHeader], let colon = token.firstIndex(of: ":") {
             let tokenUser = String(token[..<colon])
             let tokenProject = String(token[token.index(after: colon)...])
@@ -173,6 +178,8 @@ struct APIResponder: HTTPResponder {
     static let authTokenHeader = HTTPField.Name("X-Auth-Token")!
     static let authUserHeader = HTTPField.Name("X-Auth-User")!
     static let authProjectHeader = HTTPField.Name("X-Auth-Project-Id")!
+    static let userIDHeader = HTTPField.Name("X-User-Id")!
+    static let projectIDHeader = HTTPField.Name("X-Project-Id")!
 }
 
 /// Builds JSON responses from `JSONValue`.

@@ -287,7 +287,7 @@ public struct AshlarConfig: Sendable, Equatable {
             backends: backends,
             warnings: unknownOptionWarnings(files: files, enabledBackends: enabledBackends)
         )
-        config.images = try ImageOptions(layers: layers)
+        config.images = try ImageOptions(layers: layers, statePath: statePath)
         return config
     }
 
@@ -477,12 +477,11 @@ public struct AshlarConfig: Sendable, Equatable {
         "target_protocol", "iscsi_protocol", "iscsi_helper", "iscsi_ip_address",
         "volume_group", "volumes_dir", "lvm_type", "volume_clear", "volume_clear_size",
         "backend_stats_polling_interval", "storage_protocol", "volume_name_template", "snapshot_name_template",
-        "image_volume_cache_enabled",
     ]
 
     /// Cinder options that change what a deployment does, which Ashlar does not do yet: a file that sets one is
     /// told so (the distributed shape and images will read them).
-    static let notYetImplementedOptions: Set<String> = ["glance_api_servers"]
+    static let notYetImplementedOptions: Set<String> = []
 
     /// Options Ashlar reads or tolerates in `[database]` (oslo.db's common ones).
     static let databaseOptions: Set<String> = [

@@ -90,6 +90,13 @@ public struct Volume: Sendable, Hashable {
     /// The admin metadata key a move's destination is kept in while the move lasts.
     public static let migrationTargetKey = "migration_target"
 
+    /// The admin metadata key of the image a volume is being made from (`imageRef`), kept for recovery.
+    public static let imageSourceKey = "image_source"
+
+    /// The admin metadata key of the image a volume is being uploaded to (`os-volume_upload_image`), kept for
+    /// recovery.
+    public static let uploadImageKey = "upload_image"
+
     /// Whether a migration has begun and not ended (`migration_status` set, and neither success nor error).
     public var isMigrating: Bool { migrationStatus.map { !["success", "error"].contains($0) } ?? false }
 

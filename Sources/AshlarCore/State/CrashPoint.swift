@@ -17,6 +17,7 @@ public enum CrashPoint: String, CaseIterable, Sendable {
     case schedulerCreatePlaced = "scheduler.create.placed"
     case volumeCreateMade = "volume.create.made"
     case volumeCloneMade = "volume.clone.made"
+    case volumeImageFetched = "volume.image.fetched"
     case volumeFromSnapshotMade = "volume.from_snapshot.made"
     case apiDeleteMarked = "api.delete.marked"
     case volumeDeleteRemoved = "volume.delete.removed"

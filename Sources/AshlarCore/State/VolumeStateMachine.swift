@@ -5,6 +5,8 @@ import Foundation
 public enum VolumeEvent: String, CaseIterable, Hashable, Sendable {
     /// Volume service: the backend made the volume.
     case created
+    /// Volume service: the image a volume is made from is being fetched and written (`downloading`).
+    case downloadBegun
     /// Scheduler or volume service: the volume cannot be made; its quota goes back.
     case createFailed
     /// API: a delete is accepted.
@@ -69,6 +71,10 @@ public enum VolumeEvent: String, CaseIterable, Hashable, Sendable {
     case migrated
     /// Scheduler or volume service (or recovery): the move cannot be done; the volume stays where it was.
     case migrationFailed
+    /// API, os-volume_upload_image: the volume's data is to be sent to an image.
+    case uploadRequested
+    /// Volume service (or recovery): the upload ended, done or not; the volume is as it was.
+    case uploadEnded
 }
 
 /// The volume table (reference: Cinder's `conditional_update` calls in `volume/api.py` and the managers'
@@ -77,8 +83,9 @@ public enum VolumeStateMachine {
     public typealias Machine = StateMachine<VolumeStatus, VolumeEvent>
 
     public static let table = Machine([
-        .created: .init(from: [.creating], to: .status(.available)),
-        .createFailed: .init(from: [.creating], to: .status(.error), effects: [.releaseQuota]),
+        .created: .init(from: [.creating, .downloading], to: .status(.available)),
+        .downloadBegun: .init(from: [.creating], to: .status(.downloading)),
+        .createFailed: .init(from: [.creating, .downloading], to: .status(.error), effects: [.releaseQuota]),
         .deleteRequested: .init(
             from: VolumeTransitions.deletable.subtracting([.errorManaging]), to: .status(.deleting),
             effects: [.savePrevious]),
@@ -118,6 +125,8 @@ public enum VolumeStateMachine {
         .migrationRequested: .init(from: [.available], to: .status(.maintenance), effects: [.savePrevious]),
         .migrated: .init(from: [.maintenance], to: .previous(orElse: .available), effects: [.clearPrevious]),
         .migrationFailed: .init(from: [.maintenance], to: .previous(orElse: .available), effects: [.clearPrevious]),
+        .uploadRequested: .init(from: [.available, .inUse], to: .status(.uploading), effects: [.savePrevious]),
+        .uploadEnded: .init(from: [.uploading], to: .previous(orElse: .available), effects: [.clearPrevious]),
         .deletedWithGroup: .init(
             from: VolumeTransitions.deletable.subtracting([.errorManaging]), to: .status(.deleting),
             effects: [.savePrevious]),
@@ -128,7 +137,8 @@ public enum VolumeStateMachine {
 
     /// Statuses an operation is under way in. Each has a recovery: nothing may stay in one.
     public static let transitional: Set<VolumeStatus> = [
-        .creating, .deleting, .errorManagingDeleting, .extending, .reverting, .attaching, .detaching, .retyping,
+        .creating, .downloading, .deleting, .errorManagingDeleting, .extending, .reverting, .attaching, .detaching,
+        .retyping, .uploading,
     ]
 
     /// How nothing stays in a transitional status: who finishes it after a crash or a lost message.
@@ -145,7 +155,7 @@ public enum VolumeStateMachine {
     public static let recovery: [VolumeStatus: Recovery] = [
         .creating: .redo, .deleting: .redo, .errorManagingDeleting: .redo, .extending: .redo,
         .reverting: .redo, .attaching: .fromAttachments, .detaching: .fromAttachments,
-        .retyping: .undo(.retypeFailed),
+        .retyping: .undo(.retypeFailed), .downloading: .redo, .uploading: .undo(.uploadEnded),
     ]
 
     /// Statuses nothing leads out of but a delete or an administrator's reset: the operation failed.

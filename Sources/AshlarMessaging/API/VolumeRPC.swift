@@ -28,6 +28,24 @@ public enum VolumeRPC {
         public static let migrateVolumeIn = "migrate_volume_in"
         public static let sourceForCopy = "source_for_copy"
         public static let removeStrayCopy = "remove_stray_copy"
+        public static let copyVolumeToImage = "copy_volume_to_image"
+    }
+
+    /// `copy_volume_to_image(volume_id, image_meta)`: send the volume's data to the image, in its disk format.
+    public struct CopyVolumeToImage: Codable, Sendable {
+        public var volumeID: String
+        public var imageID: String
+        public var diskFormat: String
+        public init(volumeID: String, imageID: String, diskFormat: String) {
+            self.volumeID = volumeID
+            self.imageID = imageID
+            self.diskFormat = diskFormat
+        }
+        enum CodingKeys: String, CodingKey {
+            case volumeID = "volume_id"
+            case imageID = "image_id"
+            case diskFormat = "disk_format"
+        }
     }
 
     /// `migrate_volume_in`, to the destination's volume service: copy the volume's data from its current backend
@@ -309,6 +327,10 @@ public enum VolumeRPC {
         /// The backend drops its copy of a volume that does not live there.
         public func removeStrayCopy(host: String, _ args: VolumeArgs, context: CallerContext) async throws {
             try await cast(Method.removeStrayCopy, args, host: host, context: context)
+        }
+
+        public func copyVolumeToImage(host: String, _ args: CopyVolumeToImage, context: CallerContext) async throws {
+            try await cast(Method.copyVolumeToImage, args, host: host, context: context)
         }
 
         public func retype(host: String, _ args: Retype, context: CallerContext) async throws {

@@ -283,6 +283,32 @@ enum Migrations {
             )
             """,
         ],
+        [
+            // The image store built into the all-in-one (`/image`, Glance v2's records); the data is in files.
+            """
+            CREATE TABLE images (
+                id VARCHAR(36) PRIMARY KEY,
+                name VARCHAR(255),
+                status VARCHAR(30) NOT NULL,
+                visibility VARCHAR(20) NOT NULL,
+                protected BOOLEAN NOT NULL,
+                owner VARCHAR(255),
+                disk_format VARCHAR(20),
+                container_format VARCHAR(20),
+                size BIGINT,
+                virtual_size BIGINT,
+                checksum VARCHAR(32),
+                os_hash_algo VARCHAR(64),
+                os_hash_value VARCHAR(128),
+                min_disk INTEGER NOT NULL,
+                min_ram INTEGER NOT NULL,
+                tags TEXT NOT NULL,
+                properties TEXT NOT NULL,
+                created_at DOUBLE PRECISION NOT NULL,
+                updated_at DOUBLE PRECISION NOT NULL
+            )
+            """,
+        ],
     ]
 
     /// The session advisory lock migrations run under on PostgreSQL.

@@ -31,4 +31,7 @@ public protocol VolumeDriver: Sendable {
     func stats(provisionedGB: Int, volumeCount: Int) async throws -> [String: JSONValue]
     /// The file or device holding the volume's data, for the target that exports it (Cinder's `local_path`).
     func localPath(forVolume id: String) -> String
+    /// A folder on the volumes' own storage for the image cache, so that its copies clone cheaply; nil when the
+    /// backend has none.
+    var imageCacheDirectory: String? { get }
 }

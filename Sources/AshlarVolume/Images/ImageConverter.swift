@@ -1,4 +1,5 @@
 import AshlarCore
+import AshlarImages
 import Foundation
 
 /// Writes an inspected image into a volume's file with `qemu-img convert`, the source format named (qemu-img
@@ -36,17 +37,22 @@ public struct ImageConverter: Sendable {
     /// Converts the image at `source`, of `format` as the inspector found it, into the existing raw file at
     /// `destination` (a volume at least the image's virtual size), leaving zeros as holes.
     public func convert(source: String, format: ImageInspection.Format, into destination: String) async throws {
+        try await run(["convert", "-q", "-n", "-f", Self.qemuName(format), "-O", "raw", source, destination], source: source)
+    }
+
+    /// Writes the raw volume at `source` as a new image file at `destination` in `format` (upload to image).
+    public func export(source: String, format: ImageInspection.Format, to destination: String) async throws {
+        unlink(destination)
+        try await run(["convert", "-q", "-f", "raw", "-O", Self.qemuName(format), source, destination], source: source)
+    }
+
+    private func run(_ arguments: [String], source: String) async throws {
         guard let prlimit = ToolRunner.locate("prlimit"), let qemuImg = ToolRunner.locate("qemu-img") else {
             throw AshlarError(
                 .driverFailure, "Converting images needs prlimit (util-linux) and qemu-img (qemu-utils) on the volume node")
         }
         let result = try await ToolRunner.run(
-            prlimit,
-            [
-                "--as=\(addressSpaceLimit)", "--cpu=\(cpuLimit)", "--", qemuImg, "convert", "-q", "-n",
-                "-f", Self.qemuName(format), "-O", "raw", source, destination,
-            ],
-            timeout: timeout)
+            prlimit, ["--as=\(addressSpaceLimit)", "--cpu=\(cpuLimit)", "--", qemuImg] + arguments, timeout: timeout)
         guard result.succeeded else {
             let detail = result.timedOut
                 ? "did not finish within \(timeout)"

@@ -10,12 +10,21 @@ extension VolumeManager {
     func create(_ args: VolumeRPC.CreateVolume, context: CallerContext) async {
         let log = logger(for: context)
         do {
-            guard let volume = try await volumes.get(args.volumeID), volume.status == .creating else {
+            guard let volume = try await volumes.get(args.volumeID), [.creating, .downloading].contains(volume.status)
+            else {
                 log.info("create of volume \(args.volumeID) skipped: it is gone or no longer creating")
                 return
             }
+            var finish = VolumeUpdate(launchedAt: Date())
             do {
-                if let snapshotID = volume.snapshotID {
+                if let imageID = volume.adminMetadata[Volume.imageSourceKey] {
+                    guard let image = try await createFromImage(volume, imageID: imageID, context: context) else { return }
+                    finish.bootable = true
+                    finish.imageMetadata = image.volumeImageMetadata
+                    var admin = volume.adminMetadata
+                    admin[Volume.imageSourceKey] = nil
+                    finish.adminMetadata = admin
+                } else if let snapshotID = volume.snapshotID {
                     try await driver.createVolume(id: volume.id, sizeGB: volume.size, fromSnapshot: snapshotID)
                     CrashPoint.volumeFromSnapshotMade.reach()
                 } else if let sourceID = volume.sourceVolumeID {
@@ -28,8 +37,10 @@ extension VolumeManager {
             } catch {
                 log.error("create of volume \(volume.id) failed: \(error)")
                 try? await driver.deleteVolume(id: volume.id)
-                // A copy can only be made where its source lives: another backend would fail the same way.
+                // A copy can only be made where its source lives: another backend would fail the same way; nor can
+                // an image that is refused for what it is.
                 let copy = volume.snapshotID != nil || volume.sourceVolumeID != nil
+                    || volume.adminMetadata[Volume.imageSourceKey] != nil
                 if args.allowReschedule && !copy {
                     var spec = args.requestSpec
                     spec.attemptedHosts.append(host)
@@ -45,7 +56,7 @@ extension VolumeManager {
                 }
                 return
             }
-            let done = try await volumes.apply(.created, to: volume.id, also: .init(launchedAt: Date()))
+            let done = try await volumes.apply(.created, to: volume.id, also: finish)
             if done == nil {
                 // Deleted or reset while we worked: whatever we made must not outlive the row.
                 if try await volumes.get(volume.id) == nil { try await driver.deleteVolume(id: volume.id) }
@@ -59,9 +70,13 @@ extension VolumeManager {
     }
 
     private func fail(_ volume: Volume, context: CallerContext, reason: String) async throws {
+        let fromImage = volume.adminMetadata[Volume.imageSourceKey] != nil
         try await volumes.failCreate(
-            volume, messages: messages, requestID: context.requestID, eventID: "VOLUME_VOLUME_003_009",
-            message: "create volume from backend storage: the backend failed to create the volume: \(reason)")
+            volume, messages: messages, requestID: context.requestID,
+            eventID: fromImage ? "VOLUME_VOLUME_005_001" : "VOLUME_VOLUME_003_009",
+            message: fromImage
+                ? "copy image to volume: the volume could not be made from image \(volume.adminMetadata[Volume.imageSourceKey] ?? ""): \(reason)"
+                : "create volume from backend storage: the backend failed to create the volume: \(reason)")
     }
 
     /// What a user message says of a failure: the person-written message of a request that cannot be done, never
@@ -138,6 +153,10 @@ struct VolumeEndpoint: RPCEndpoint {
                 try await manager.sourceForCopy(try message.arguments(VolumeRPC.VolumeArgs.self)))
         case VolumeRPC.Method.removeStrayCopy:
             await manager.removeStrayCopy(try message.arguments(VolumeRPC.VolumeArgs.self), context: message.context)
+            return nil
+        case VolumeRPC.Method.copyVolumeToImage:
+            let args = try message.arguments(VolumeRPC.CopyVolumeToImage.self)
+            await manager.inFlight.during(args.volumeID) { await manager.copyVolumeToImage(args, context: message.context) }
             return nil
         case VolumeRPC.Method.retype:
             let args = try message.arguments(VolumeRPC.Retype.self)

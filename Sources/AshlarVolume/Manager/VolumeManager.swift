@@ -41,14 +41,30 @@ public struct VolumeManager: Service {
     public let transport: any RPCTransport
     public let reportInterval: Duration
     public let logger: Logger
+    /// Where volumes from images come from and uploads go; nil refuses both.
+    public let images: (any ImageService)?
+    public let imageOptions: ImageOptions
+    /// Where this backend downloads and converts images (`image_conversion_dir`, one folder per backend).
+    let conversionDirectory: String
+    /// Copies of images written to volumes, for copy-on-write clones of the next ones (`image_volume_cache_*`).
+    let imageCache: ImageVolumeCache?
 
     public init(
         host: String, backendName: String, availabilityZone: String, driver: any VolumeDriver, database: AshlarDatabase,
         transport: any RPCTransport, reportInterval: Duration, logger: Logger, target: (any ISCSITarget)? = nil,
         iscsi: ISCSIConfig = ISCSIConfig(), messageTTL: Int = UserMessage.defaultTTL,
-        staleAfter: Duration = .seconds(120)
+        staleAfter: Duration = .seconds(120), images: (any ImageService)? = nil, imageOptions: ImageOptions = .init()
     ) {
         self.staleAfter = staleAfter
+        self.images = images
+        self.imageOptions = imageOptions
+        let backendFolder = host.replacingOccurrences(of: "/", with: "_")
+        self.conversionDirectory =
+            (imageOptions.conversionDirectory ?? NSTemporaryDirectory() + "ashlar-conversion") + "/" + backendFolder
+        self.imageCache = imageOptions.cacheEnabled
+            ? driver.imageCacheDirectory.map {
+                ImageVolumeCache(directory: $0, maxSizeGB: imageOptions.cacheMaxSizeGB, maxCount: imageOptions.cacheMaxCount)
+            } : nil
         self.host = host
         self.backendName = backendName
         self.availabilityZone = availabilityZone
@@ -85,6 +101,7 @@ public struct VolumeManager: Service {
             try await services.heartbeat(host: host, binary: ServiceRecord.volumeBinary, backendState: "down")
         }
         if driverReady {
+            prepareImageFolders()
             await recoverInterruptedWork()
             await removeUnheldExports()
             await ensureExports()
@@ -236,8 +253,8 @@ public struct VolumeManager: Service {
             for volume in try await volumes.onBackend(host)
             where stale(volume.id, changed: volume.updatedAt ?? volume.createdAt) {
                 switch volume.status {
-                case .creating:
-                    logger.warning("volume \(volume.id) was left creating; making it again from the start")
+                case .creating, .downloading:
+                    logger.warning("volume \(volume.id) was left \(volume.status.rawValue); making it again from the start")
                     await tell(
                         volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_003_030",
                         "create volume from backend storage: the volume service stopped while making the volume; it was made again from the start.",
@@ -248,6 +265,9 @@ public struct VolumeManager: Service {
                     }
                 case .deleting, .errorManagingDeleting:
                     await inFlight.during(volume.id) { await delete(volume.id, context: context) }
+                case .uploading:
+                    logger.warning("volume \(volume.id) was left uploading; the upload is given up")
+                    await abandonUpload(volume, context: context)
                 case .extending:
                     if let size = volume.extendTo {
                         await inFlight.during(volume.id) {

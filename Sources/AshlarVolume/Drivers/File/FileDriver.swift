@@ -42,6 +42,8 @@ public struct FileDriver: VolumeDriver {
 
     public func localPath(forVolume id: String) -> String { path(for: id) }
 
+    public var imageCacheDirectory: String? { "\(directory)/image-cache" }
+
     public func doSetup() async throws {
         do {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
