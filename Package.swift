@@ -208,7 +208,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AshlarImagesTests",
-            dependencies: ["AshlarImages", "AshlarTestSupport"],
+            dependencies: ["AshlarImages", "AshlarStore", .product(name: "Logging", package: "swift-log")],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -216,6 +216,7 @@ let package = Package(
             dependencies: [
                 "AshlarAPI", "AshlarScheduler", "AshlarVolume", "AshlarImages",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -1,5 +1,6 @@
 import AshlarAPI
 import AshlarCore
+import AshlarImages
 import AshlarMessaging
 import AshlarScheduler
 import AshlarStore
@@ -43,13 +44,16 @@ final class TestSystem: Sendable {
     let registry: PrometheusCollectorRegistry
     /// The volume service's iSCSI target: exports kept in memory, calls recorded, failures on demand.
     let target: FakeISCSITarget
+    /// The built-in image store, under the state folder as `ashlar serve` keeps it.
+    let imageStore: LocalImageStore
     private let services: Task<Void, Never>
 
     private init(
         directory: URL, volumeDirectory: String, config: AshlarConfig, database: AshlarDatabase,
         transport: InProcessTransport, environment: APIEnvironment, registry: PrometheusCollectorRegistry,
-        target: FakeISCSITarget, services: Task<Void, Never>
+        target: FakeISCSITarget, imageStore: LocalImageStore, services: Task<Void, Never>
     ) {
+        self.imageStore = imageStore
         self.directory = directory
         self.volumeDirectory = volumeDirectory
         self.config = config
@@ -82,11 +86,13 @@ final class TestSystem: Sendable {
         let volumeDirectory = directory.appendingPathComponent("volumes").path
         let driver = wrap(FileDriver(directory: volumeDirectory, backendName: backendName))
         let target = FakeISCSITarget()
+        let imageStore = LocalImageStore(directory: directory.appendingPathComponent("images").path, database: database)
+        try imageStore.prepare()
         let manager = VolumeManager(
             host: backendHost, backendName: backendName, availabilityZone: config.storageAvailabilityZone,
             driver: driver, database: database, transport: transport, reportInterval: .seconds(1),
             logger: quietLogger, target: target, iscsi: ISCSIConfig(),
-            staleAfter: .seconds(config.staleOperationTimeout))
+            staleAfter: .seconds(config.staleOperationTimeout), images: imageStore, imageOptions: config.images)
         // A second file backend on the same node, for moves between backends.
         let second = secondBackend
             ? VolumeManager(
@@ -119,10 +125,12 @@ final class TestSystem: Sendable {
             try await Task.sleep(for: .milliseconds(20))
         }
         let environment = APIEnvironment(
-            config: config, database: database, transport: transport, registry: registry, logger: quietLogger)
+            config: config, database: database, transport: transport, registry: registry, logger: quietLogger,
+            images: imageStore, imageStore: imageStore)
         return TestSystem(
             directory: directory, volumeDirectory: volumeDirectory, config: config, database: database,
-            transport: transport, environment: environment, registry: registry, target: target, services: services)
+            transport: transport, environment: environment, registry: registry, target: target,
+            imageStore: imageStore, services: services)
     }
 
     /// Stops the services, closes the database and removes the temporary directory.

@@ -198,7 +198,7 @@ struct VolumeCreateTests {
                 try await api.post("/v3/volumes", ["volume": ["size": 1, "snapshot_id": "not-a-uuid"]]), .badRequest)
             expectFault(
                 try await api.post("/v3/volumes", ["volume": ["size": 1, "imageRef": .string(randomID())]]),
-                .notImplemented)
+                .badRequest, "image")
             #expect(try await api.volumeIDs().isEmpty)
         }
     }
