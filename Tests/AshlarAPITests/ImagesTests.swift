@@ -1,3 +1,4 @@
+import AshlarAPI
 import AshlarCore
 import AshlarImages
 import AshlarStore
@@ -8,6 +9,7 @@ import HummingbirdTesting
 import NIOCore
 import Testing
 
+import CDispatch
 import Dispatch
 import Glibc
 
@@ -176,6 +178,11 @@ struct VolumeImageTests {
             #expect(metadata["disk_format"].string == "raw")
             #expect(metadata["os_distro"].string == "cirros")
             #expect(!metadata["progress"].exists)
+            // A clone boots as its source does, with its image properties.
+            let clone = try await api.createAvailableVolume(extra: ["source_volid": .string(id)])
+            let cloned = try #require(try await api.volume(clone))
+            #expect(cloned["bootable"].string == "true")
+            #expect(cloned["volume_image_metadata"]["image_id"].string == image)
             let file = try Data(contentsOf: URL(fileURLWithPath: api.system.volumeFile(id)))
             #expect(file.count == 1 << 30 || file.count == 1 << 30)
             let original = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/a.img"))
@@ -213,6 +220,11 @@ struct VolumeImageTests {
             expectFault(try await api.post("/v3/volumes", ["volume": ["size": 1, "imageRef": .string(queued)]]), .badRequest, "not active")
             let big = try await api.registerImage("big", diskFormat: "raw", file: "\(dir)/a.img", extra: ["min_disk": 3])
             expectFault(try await api.post("/v3/volumes", ["volume": ["size": 2, "imageRef": .string(big)]]), .badRequest, "minDisk")
+            let (deactivated, _) = try await api.send(.post, "/image/v2/images/\(big)/actions/deactivate", bytes: Data(), contentType: "application/json")
+            #expect(deactivated == .noContent)
+            expectFault(try await api.post("/v3/volumes", ["volume": ["size": 3, "imageRef": .string(big)]]), .badRequest, "not active")
+            let (reactivated, _) = try await api.send(.post, "/image/v2/images/\(big)/actions/reactivate", bytes: Data(), contentType: "application/json")
+            #expect(reactivated == .noContent)
             let source = try await api.createAvailableVolume()
             expectFault(
                 try await api.post("/v3/volumes", ["volume": ["size": 3, "imageRef": .string(big), "source_volid": .string(source)]]),
@@ -362,6 +374,56 @@ struct VolumeImageTests {
             try await api.waitForStatus(try await api.createVolume(extra: ["imageRef": .string(other)]), "available")
             #expect(cache.entries().count == 1)
             #expect(cache.entries().first?.hasPrefix(other) == true)
+        }
+    }
+}
+
+@Suite("Images: recovery and progress", .timeLimit(.minutes(2)))
+struct ImageRecoveryTests {
+    static func placedVolume(_ api: API, status: VolumeStatus, admin: [String: String]) async throws -> Volume {
+        let type = try #require(try await VolumeTypeStore(db: api.system.database).get(name: "__DEFAULT__"))
+        let volume = Volume(
+            projectID: "admin", userID: "admin", size: 1, status: status, availabilityZone: "nova",
+            volumeTypeID: type.id, host: TestSystem.backendHost + "#file-1", previousStatus: "available",
+            adminMetadata: admin)
+        try await api.system.environment.volumes.insert(volume)
+        return volume
+    }
+
+    @Test("a volume left downloading is made again from its image; one left uploading is back, its image removed")
+    func recovery() async throws {
+        try await withSystem(configure: { $0.staleOperationTimeout = 1 }) { api in
+            let dir = api.system.directory.path
+            try TestImages.raw("\(dir)/a.img", size: 1 << 20)
+            let image = try await api.registerImage("r", diskFormat: "raw", file: "\(dir)/a.img")
+            // As if the volume service stopped while writing the image, and while sending a volume to an image.
+            let downloading = try await Self.placedVolume(api, status: .downloading, admin: [Volume.imageSourceKey: image])
+            let target = try #require(try await api.post("/image/v2/images", ["name": "half", "disk_format": "raw", "container_format": "bare"]).json["id"].string)
+            let uploading = try await Self.placedVolume(api, status: .uploading, admin: [Volume.uploadImageKey: target])
+            try await api.waitForStatus(downloading.id, "available")
+            let made = try #require(try await api.volume(downloading.id))
+            #expect(made["bootable"].string == "true")
+            #expect(made["volume_image_metadata"]["image_id"].string == image)
+            try await api.waitForStatus(uploading.id, "available")
+            #expect(try await api.get("/image/v2/images/\(target)").status == .notFound)
+            #expect(try await api.messages(about: uploading.id).contains { $0.contains("upload") })
+            let after = try #require(try await api.system.environment.volumes.get(uploading.id))
+            #expect(after.adminMetadata[Volume.uploadImageKey] == nil)
+        }
+    }
+
+    @Test("progress is shown in volume_image_metadata while a transfer runs, at most once a second")
+    func progress() async throws {
+        try await withSystem { api in
+            let volume = try await Self.placedVolume(api, status: .uploading, admin: [:])
+            let reporter = ProgressReporter(volumes: api.system.environment.volumes, volumeID: volume.id, phase: "uploading")
+            reporter.report(done: 300 << 20, total: 1200 << 20)
+            reporter.report(done: 400 << 20, total: 1200 << 20)  // within the second: not written
+            #expect(try await poll(timeout: .seconds(10)) {
+                try await api.volume(volume.id)?["volume_image_metadata"]["progress"].string == "uploading 25% (300 of 1200 MiB)"
+            })
+            await reporter.set("converting")
+            #expect(try await api.volume(volume.id)?["volume_image_metadata"]["progress"].string == "converting")
         }
     }
 }

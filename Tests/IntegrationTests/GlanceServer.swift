@@ -84,13 +84,21 @@ final class GlanceServer {
         throw Harness.HarnessError("Glance did not answer within 60 s:\n\(log.suffix(3000))")
     }
 
-    /// Ends gunicorn (its worker goes with it), bounded, and removes the folder.
+    /// Ends gunicorn and its worker, bounded, and removes the folder. The worker's PID is read before the
+    /// master is told to stop, so that a worker the master leaves behind is ended too.
     func stop() async {
         if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
+            let master = process.processIdentifier
+            let workers = ((try? String(contentsOfFile: "/proc/\(master)/task/\(master)/children", encoding: .utf8)) ?? "")
+                .split(separator: " ").compactMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+            kill(master, SIGTERM)
             let deadline = ContinuousClock.now + .seconds(15)
-            while process.isRunning && ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(50)) }
-            if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+            func alive(_ pid: Int32) -> Bool { kill(pid, 0) == 0 }
+            while (process.isRunning || workers.contains(where: alive)) && ContinuousClock.now < deadline {
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            if process.isRunning { kill(master, SIGKILL) }
+            for worker in workers where alive(worker) { kill(worker, SIGKILL) }
         }
         try? FileManager.default.removeItem(at: directory)
     }

@@ -3,6 +3,7 @@
 #   keystone_start VENV DIR PORT PASSWORD   bootstraps, starts it and waits for it; sets keystone_pid
 #   keystone_stop                           stops it by its PID
 #   keystone_catalog CLIENT_VENV URL        registers block-storage and volumev3 endpoints at URL/v3/$(project_id)s
+#                                           and the image endpoint at URL/image (the store built into ashlar serve)
 source "$(dirname "${BASH_SOURCE[0]}")/process.sh"
 
 keystone_start() {
@@ -47,5 +48,9 @@ keystone_catalog() {
             "$client/bin/openstack" endpoint create --region RegionOne "$service" "$kind" \
                 "$url/v3/%(project_id)s" -f value -c id >/dev/null
         done
+    done
+    "$client/bin/openstack" service create --name glance image -f value -c id >/dev/null
+    for kind in public internal admin; do
+        "$client/bin/openstack" endpoint create --region RegionOne image "$kind" "$url/image" -f value -c id >/dev/null
     done
 }

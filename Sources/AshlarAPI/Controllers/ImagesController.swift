@@ -27,6 +27,8 @@ struct ImagesController {
         router.delete("/image/v2/images/:id", use: delete)
         router.put("/image/v2/images/:id/file", use: upload)
         router.get("/image/v2/images/:id/file", use: download)
+        router.post("/image/v2/images/:id/actions/deactivate", use: { try await activation($0, $1, active: false) })
+        router.post("/image/v2/images/:id/actions/reactivate", use: { try await activation($0, $1, active: true) })
     }
 
     static let diskFormats: Set<String> = [
@@ -206,6 +208,22 @@ struct ImagesController {
         return JSONResponse.make(ImageView.show(image))
     }
 
+    /// Glance's deactivate and reactivate: a deactivated image's data cannot be read (nor volumes made from it).
+    func activation(_ request: Request, _ context: APIRequestContext, active: Bool) async throws -> Response {
+        var image = try await image(context)
+        let from = active ? "deactivated" : "active"
+        if image.status == (active ? "active" : "deactivated") { return JSONResponse.empty(.noContent) }
+        guard image.status == from else {
+            throw AshlarError(.forbidden, "Not allowed to \(active ? "reactivate" : "deactivate") an image in status '\(image.status)'.")
+        }
+        image.status = active ? "active" : "deactivated"
+        image.updatedAt = Date()
+        guard try await store.records.replace(image, ifStatusIn: [from]) else {
+            throw AshlarError(.conflict, "Image \(image.id) changed meanwhile; try again.")
+        }
+        return JSONResponse.empty(.noContent)
+    }
+
     func delete(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let image = try await image(context)
         if image.protected { throw AshlarError(.forbidden, "Image \(image.id) is protected and cannot be deleted.") }
@@ -231,6 +249,9 @@ struct ImagesController {
 
     func download(_ request: Request, _ context: APIRequestContext) async throws -> Response {
         let image = try await image(context)
+        if image.status == "deactivated" {
+            throw AshlarError(.forbidden, "The requested image has been deactivated. Image data download is forbidden.")
+        }
         guard let path = store.localFile(of: image) else { return JSONResponse.empty(.noContent) }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw AshlarError(.notFound, "Image \(image.id) has no data.") }

@@ -159,6 +159,11 @@ struct VolumesController {
             sourceVolumeID: source?.snapshot == nil ? source?.volume.id : nil, metadata: metadata)
         volume.groupID = group?.id
         if let image { volume.adminMetadata[Volume.imageSourceKey] = image.id }
+        // A copy boots as its source did, with the source's image properties (upstream copies the Glance metadata).
+        if let source {
+            volume.bootable = source.volume.bootable
+            volume.imageMetadata = source.volume.imageMetadata.filter { $0.key != "progress" }
+        }
         // One statement admits the volume against the quota and the source's state, and inserts it.
         let deltas = QuotaDeltas.volume(size: size, volumeTypeName: type.name)
         var requirements: [Requirement] = []

@@ -52,7 +52,7 @@ extension VolumeManager {
             return image
         }
         ImageMetrics.cacheMisses.increment()
-        let progress = ProgressReporter(manager: self, volumeID: volume.id, phase: "downloading")
+        let progress = ProgressReporter(volumes: volumes, volumeID: volume.id, phase: "downloading")
         var source: String
         var temporary: String?
         defer { if let temporary { unlink(temporary) } }
@@ -115,7 +115,7 @@ extension VolumeManager {
                 guard let format = ImageInspection.Format(rawValue: args.diskFormat) else {
                     throw AshlarError(.invalidInput, "disk format \(args.diskFormat) cannot be written")
                 }
-                let progress = ProgressReporter(manager: self, volumeID: volume.id, phase: "uploading")
+                let progress = ProgressReporter(volumes: volumes, volumeID: volume.id, phase: "uploading")
                 var source = driver.localPath(forVolume: volume.id)
                 if format != .raw {
                     await progress.set("converting")
@@ -186,13 +186,13 @@ enum ImageMetrics {
 
 /// Shows how far an image transfer has got in the volume's `volume_image_metadata` (`progress`), at most once a
 /// second, so that a person polling `openstack volume show` sees it move.
-final class ProgressReporter: @unchecked Sendable {
-    let manager: VolumeManager
+final class ProgressReporter: Sendable {
+    let volumes: VolumeStore
     let volumeID: String
     private let state: Mutex<(phase: String, last: ContinuousClock.Instant?)>
 
-    init(manager: VolumeManager, volumeID: String, phase: String) {
-        self.manager = manager
+    init(volumes: VolumeStore, volumeID: String, phase: String) {
+        self.volumes = volumes
         self.volumeID = volumeID
         self.state = Mutex((phase, nil))
     }
@@ -217,10 +217,10 @@ final class ProgressReporter: @unchecked Sendable {
     }
 
     private func write(_ text: String) async {
-        guard let volume = try? await manager.volumes.get(volumeID),
+        guard let volume = try? await volumes.get(volumeID),
             [.downloading, .uploading].contains(volume.status)
         else { return }
-        _ = try? await manager.volumes.modify(volume, .imageMetadata, onceOnly: true) {
+        _ = try? await volumes.modify(volume, .imageMetadata, onceOnly: true) {
             var metadata = $0
             metadata[VolumeManager.progressKey] = text
             return metadata
