@@ -62,7 +62,7 @@ public enum ImageInspector {
         path: String, declared: String, volumeSize: Int64, allowedVMDKTypes: Set<String> = defaultVMDKTypes
     ) throws -> ImageInspection {
         let inspection = try inspect(path: path, allowedVMDKTypes: allowedVMDKTypes)
-        let expected = declared == "ami" ? "raw" : declared
+        let expected = contentFormat(declared: declared)
         if let problem = inspection.problems.first {
             throw AshlarError(.invalidInput, "Image is unsafe to use: \(problem).")
         }
@@ -79,7 +79,13 @@ public enum ImageInspector {
         return inspection
     }
 
-    static func gib(_ bytes: Int64) -> Int64 { (bytes + (1 << 30) - 1) >> 30 }
+    /// The format the content of an image declared `diskFormat` must have (`ami` is raw).
+    public static func contentFormat(declared diskFormat: String?) -> String? {
+        diskFormat == "ami" ? "raw" : diskFormat
+    }
+
+    /// Bytes as whole GiB, rounded up.
+    public static func gib(_ bytes: Int64) -> Int64 { (bytes + (1 << 30) - 1) >> 30 }
 
     // MARK: Formats
 

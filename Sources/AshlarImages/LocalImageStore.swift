@@ -56,7 +56,6 @@ public struct LocalImageStore: ImageService {
     }
 
     public func delete(_ id: String, context: CallerContext) async throws {
-        guard try await records.get(id) != nil else { return }
         if try await records.delete(id) { unlink(dataPath(of: id)) }
     }
 
@@ -122,30 +121,11 @@ public struct LocalImageStore: ImageService {
     /// otherwise).
     static func virtualSize(of path: String, declared: String?) -> Int64? {
         guard let inspection = try? ImageInspector.inspect(path: path) else { return nil }
-        let expected = declared == "ami" ? "raw" : declared
-        return inspection.format.rawValue == expected ? inspection.virtualSize : nil
+        return inspection.format.rawValue == ImageInspector.contentFormat(declared: declared) ? inspection.virtualSize : nil
     }
 
     public func upload(_ id: String, from path: String, context: CallerContext, progress: ByteProgress?) async throws {
-        _ = try await receive(id, context: context) { sink in
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw AshlarError(.internalError, "cannot read \(path) (errno \(errno))") }
-            defer { close(fd) }
-            var info = stat()
-            let total: Int64? = fstat(fd, &info) == 0 ? Int64(info.st_size) : nil
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                try Task.checkCancellation()
-                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw AshlarError(.internalError, "cannot read \(path) (errno \(errno))")
-                }
-                if count == 0 { break }
-                try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-                progress?(sink.digest.count, total)
-            }
-        }
+        _ = try await receive(id, context: context) { sink in try sink.append(contentsOf: path, progress: progress) }
     }
 
     public func download(_ id: String, to path: String, context: CallerContext, progress: ByteProgress?) async throws {
@@ -155,21 +135,7 @@ public struct LocalImageStore: ImageService {
         }
         let sink = try ImageDataSink(path: path)
         do {
-            let fd = open(source, O_RDONLY | O_CLOEXEC)
-            guard fd >= 0 else { throw AshlarError(.internalError, "cannot read image \(id) (errno \(errno))") }
-            defer { close(fd) }
-            var buffer = [UInt8](repeating: 0, count: 1 << 20)
-            while true {
-                try Task.checkCancellation()
-                let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    throw AshlarError(.internalError, "cannot read image \(id) (errno \(errno))")
-                }
-                if count == 0 { break }
-                try buffer.withUnsafeBytes { try sink.write(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
-                progress?(sink.digest.count, image.size)
-            }
+            try sink.append(contentsOf: source, progress: progress)
             try sink.finish()
             let (checksum, sha512) = sink.digest.finalize()
             guard ImageDigest.matches(checksum: checksum, sha512: sha512, image: image) else {
@@ -223,6 +189,27 @@ public final class ImageDataSink: @unchecked Sendable {
                 }
             }
             offset += length
+        }
+    }
+
+    /// Appends the whole file at `path`, in chunks of 1 MiB, telling `progress` of each.
+    public func append(contentsOf path: String, progress: ByteProgress?) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw AshlarError(.internalError, "cannot read \(path) (errno \(errno))") }
+        defer { close(fd) }
+        var info = stat()
+        let total: Int64? = fstat(fd, &info) == 0 ? Int64(info.st_size) : nil
+        var buffer = [UInt8](repeating: 0, count: 1 << 20)
+        while true {
+            try Task.checkCancellation()
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw AshlarError(.internalError, "cannot read \(path) (errno \(errno))")
+            }
+            if count == 0 { return }
+            try buffer.withUnsafeBytes { try write(UnsafeRawBufferPointer(rebasing: $0[..<count])) }
+            progress?(digest.count, total)
         }
     }
 

@@ -58,7 +58,7 @@ extension VolumeActionsController {
         // The volume's image properties go with it, except the ones the new image has of its own.
         let properties = volume.imageMetadata.filter { key, _ in
             !Self.glanceCoreProperties.contains(key) && !key.hasPrefix("os_glance") && !Image.baseAttributes.contains(key)
-                && key != "progress"
+                && key != Volume.imageProgressKey
         }
         let minDisk = Int(volume.imageMetadata["min_disk"] ?? "") ?? 0
         let minRAM = Int(volume.imageMetadata["min_ram"] ?? "") ?? 0
@@ -85,9 +85,7 @@ extension VolumeActionsController {
                 context: context.caller)
         } catch {
             // The bus could not take it: nothing will upload, so the volume and the image go back.
-            var restored = admin
-            restored[Volume.uploadImageKey] = nil
-            _ = try? await env.volumes.apply(.uploadEnded, to: volume.id, also: .init(adminMetadata: restored))
+            _ = try? await env.volumes.endUpload(volume.id)
             try? await images.delete(image.id, context: context.caller)
             throw AshlarError(
                 .unavailable, "The volume service could not be reached; nothing was uploaded, try again later.",

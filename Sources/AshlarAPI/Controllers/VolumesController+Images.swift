@@ -1,4 +1,5 @@
 import AshlarCore
+import AshlarImages
 import Foundation
 
 extension VolumesController {
@@ -52,5 +53,5 @@ extension VolumesController {
         }
     }
 
-    static func gib(_ bytes: Int64) -> Int { Int((bytes + (1 << 30) - 1) >> 30) }
+    static func gib(_ bytes: Int64) -> Int { Int(ImageInspector.gib(bytes)) }
 }

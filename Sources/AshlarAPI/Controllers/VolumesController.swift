@@ -162,7 +162,7 @@ struct VolumesController {
         // A copy boots as its source did, with the source's image properties (upstream copies the Glance metadata).
         if let source {
             volume.bootable = source.volume.bootable
-            volume.imageMetadata = source.volume.imageMetadata.filter { $0.key != "progress" }
+            volume.imageMetadata = source.volume.imageMetadata.filter { $0.key != Volume.imageProgressKey }
         }
         // One statement admits the volume against the quota and the source's state, and inserts it.
         let deltas = QuotaDeltas.volume(size: size, volumeTypeName: type.name)

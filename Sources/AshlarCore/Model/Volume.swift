@@ -97,6 +97,10 @@ public struct Volume: Sendable, Hashable {
     /// recovery.
     public static let uploadImageKey = "upload_image"
 
+    /// The key of `volume_image_metadata` that shows how far a download, conversion or upload has got while it
+    /// runs (`openstack volume show`); it is never copied to another volume or image.
+    public static let imageProgressKey = "progress"
+
     /// Whether a migration has begun and not ended (`migration_status` set, and neither success nor error).
     public var isMigrating: Bool { migrationStatus.map { !["success", "error"].contains($0) } ?? false }
 

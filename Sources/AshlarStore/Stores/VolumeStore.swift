@@ -329,6 +329,20 @@ extension VolumeStore {
 }
 
 extension VolumeStore {
+    /// Ends an upload, done or not: the volume back from `uploading` to its previous status, without the upload's
+    /// image id or its progress, in one compare-and-swap on what it read. Nil when the volume is not uploading.
+    @discardableResult
+    public func endUpload(_ id: String) async throws -> Volume? {
+        guard let now = try await get(id) else { return nil }
+        var admin = now.adminMetadata
+        admin[Volume.uploadImageKey] = nil
+        var imageMetadata = now.imageMetadata
+        imageMetadata[Volume.imageProgressKey] = nil
+        return try await apply(
+            .uploadEnded, to: id, where: .init(adminMetadataEquals: now.adminMetadata),
+            also: .init(adminMetadata: admin, imageMetadata: imageMetadata))
+    }
+
     /// Moves a volume that is still `creating` to `error` and tells its project why, in a user message: the one
     /// way a create that cannot finish ends, wherever it failed. A volume that was never made uses no quota: it is
     /// released in the same statement. Returns false (and says nothing) when the volume was no longer creating.

@@ -12,10 +12,6 @@ import Synchronization
 #endif
 
 extension VolumeManager {
-    /// The key of `volume_image_metadata` that shows how far a download, conversion or upload has got while it
-    /// runs (`openstack volume show`); removed when it ends.
-    public static let progressKey = "progress"
-
     /// Makes this backend's conversion folder and image cache, removing what a stopped service left in them: at
     /// start nothing of this backend's is in flight.
     func prepareImageFolders() {
@@ -139,22 +135,10 @@ extension VolumeManager {
                     "copy volume to image: the volume could not be uploaded to image \(args.imageID), which was removed: \(Self.userReason(error))",
                     context: context)
             }
-            try await endUpload(volume.id)
+            try await volumes.endUpload(volume.id)
         } catch {
             log.error("upload of volume \(args.volumeID) could not be completed: \(error)")
         }
-    }
-
-    /// The volume back from `uploading`, without the upload's bookkeeping.
-    func endUpload(_ volumeID: String) async throws {
-        guard let now = try await volumes.get(volumeID) else { return }
-        var admin = now.adminMetadata
-        admin[Volume.uploadImageKey] = nil
-        var imageMetadata = now.imageMetadata
-        imageMetadata[Self.progressKey] = nil
-        _ = try await volumes.apply(
-            .uploadEnded, to: volumeID, where: .init(adminMetadataEquals: now.adminMetadata),
-            also: .init(adminMetadata: admin, imageMetadata: imageMetadata))
     }
 
     /// Recovery of an upload the service stopped in: the image never got all the data, so it is removed and the
@@ -164,7 +148,7 @@ extension VolumeManager {
             try? await images?.delete(imageID, context: context)
         }
         do {
-            try await endUpload(volume.id)
+            try await volumes.endUpload(volume.id)
             await tell(
                 volume.projectID, "VOLUME", volume.id, eventID: "VOLUME_VOLUME_003_004",
                 "copy volume to image: the volume service stopped during the upload; the unfinished image was removed, upload the volume again.",
@@ -222,7 +206,7 @@ final class ProgressReporter: Sendable {
         else { return }
         _ = try? await volumes.modify(volume, .imageMetadata, onceOnly: true) {
             var metadata = $0
-            metadata[VolumeManager.progressKey] = text
+            metadata[Volume.imageProgressKey] = text
             return metadata
         }
     }
