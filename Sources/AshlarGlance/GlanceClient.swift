@@ -161,7 +161,7 @@ public struct GlanceClient: ImageService {
                     try buffer.withUnsafeReadableBytes { try sink.write($0) }
                     progress?(sink.digest.count, image.size)
                 }
-                try sink.finish()
+                try await Blocking.run { try sink.finish() }
             } catch {
                 sink.abandon()
                 throw error

@@ -86,7 +86,7 @@ public struct LocalImageStore: ImageService {
             let sink = try ImageDataSink(path: part)
             do {
                 try await write(sink)
-                try sink.finish()
+                try await Blocking.run { try sink.finish() }
             } catch {
                 sink.abandon()
                 throw error
@@ -97,7 +97,12 @@ public struct LocalImageStore: ImageService {
             }
             image.status = "active"
             image.size = sink.digest.count
-            image.virtualSize = virtualSize ?? Self.virtualSize(of: dataPath(of: id), declared: image.diskFormat)
+            let path = dataPath(of: id), declared = image.diskFormat
+            if let virtualSize {
+                image.virtualSize = virtualSize
+            } else {
+                image.virtualSize = try await Blocking.run(.quick) { Self.virtualSize(of: path, declared: declared) }
+            }
             image.checksum = checksum
             image.osHashAlgorithm = "sha512"
             image.osHashValue = sha512
@@ -125,7 +130,9 @@ public struct LocalImageStore: ImageService {
     }
 
     public func upload(_ id: String, from path: String, context: CallerContext, progress: ByteProgress?) async throws {
-        _ = try await receive(id, context: context) { sink in try sink.append(contentsOf: path, progress: progress) }
+        _ = try await receive(id, context: context) { sink in
+            try await Blocking.run { flag in try sink.append(contentsOf: path, progress: progress, cancellation: flag) }
+        }
     }
 
     public func download(_ id: String, to path: String, context: CallerContext, progress: ByteProgress?) async throws {
@@ -133,18 +140,20 @@ public struct LocalImageStore: ImageService {
         guard let source = localFile(of: image) else {
             throw AshlarError(.invalidInput, "Image \(id) has no data (it is \(image.status)).")
         }
-        let sink = try ImageDataSink(path: path)
-        do {
-            try sink.append(contentsOf: source, progress: progress)
-            try sink.finish()
-            let (checksum, sha512) = sink.digest.finalize()
-            guard ImageDigest.matches(checksum: checksum, sha512: sha512, image: image) else {
-                throw AshlarError(.invalidInput, "Image \(id) failed verification: its data does not match its hash.")
+        try await Blocking.run { flag in
+            let sink = try ImageDataSink(path: path)
+            do {
+                try sink.append(contentsOf: source, progress: progress, cancellation: flag)
+                try sink.finish()
+                let (checksum, sha512) = sink.digest.finalize()
+                guard ImageDigest.matches(checksum: checksum, sha512: sha512, image: image) else {
+                    throw AshlarError(.invalidInput, "Image \(id) failed verification: its data does not match its hash.")
+                }
+            } catch {
+                sink.abandon()
+                unlink(path)
+                throw error
             }
-        } catch {
-            sink.abandon()
-            unlink(path)
-            throw error
         }
     }
 }
@@ -173,7 +182,7 @@ public final class ImageDataSink: @unchecked Sendable {
         while offset < bytes.count {
             let length = min(Self.block, bytes.count - offset)
             let chunk = UnsafeRawBufferPointer(rebasing: bytes[offset..<(offset + length)])
-            if chunk.allSatisfy({ $0 == 0 }) {
+            if Self.isZero(chunk) {
                 guard lseek(fd, off_t(length), SEEK_CUR) >= 0 else {
                     throw AshlarError(.internalError, "cannot seek in \(path) (errno \(errno))")
                 }
@@ -192,8 +201,18 @@ public final class ImageDataSink: @unchecked Sendable {
         }
     }
 
-    /// Appends the whole file at `path`, in chunks of 1 MiB, telling `progress` of each.
-    public func append(contentsOf path: String, progress: ByteProgress?) throws {
+    private static let zeros = [UInt8](repeating: 0, count: block)
+
+    /// Whether `chunk` (at most `block` bytes) is all zeros; memcmp, since a byte loop costs seconds a GiB.
+    static func isZero(_ chunk: UnsafeRawBufferPointer) -> Bool {
+        zeros.withUnsafeBytes { memcmp(chunk.baseAddress!, $0.baseAddress!, chunk.count) == 0 }
+    }
+
+    /// Appends the whole file at `path`, in chunks of 1 MiB, telling `progress` of each. Blocking: call it
+    /// through `Blocking.run`, whose flag stops it early.
+    public func append(
+        contentsOf path: String, progress: ByteProgress?, cancellation: Blocking.CancellationFlag? = nil
+    ) throws {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw AshlarError(.internalError, "cannot read \(path) (errno \(errno))") }
         defer { close(fd) }
@@ -201,7 +220,7 @@ public final class ImageDataSink: @unchecked Sendable {
         let total: Int64? = fstat(fd, &info) == 0 ? Int64(info.st_size) : nil
         var buffer = [UInt8](repeating: 0, count: 1 << 20)
         while true {
-            try Task.checkCancellation()
+            try cancellation?.check()
             let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
             if count < 0 {
                 if errno == EINTR { continue }

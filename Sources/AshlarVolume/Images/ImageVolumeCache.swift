@@ -44,7 +44,11 @@ public struct ImageVolumeCache: Sendable {
 
     /// Keeps the first `virtualSize` bytes of the volume file at `volumePath` as the copy of `image` (a clone
     /// where the filesystem can), then trims the cache to its limits. A failure only costs the cache its entry.
-    public func store(_ image: Image, from volumePath: String, virtualSize: Int64) throws {
+    public func store(_ image: Image, from volumePath: String, virtualSize: Int64) async throws {
+        try await Blocking.run { try storeBlocking(image, from: volumePath, virtualSize: virtualSize) }
+    }
+
+    private func storeBlocking(_ image: Image, from volumePath: String, virtualSize: Int64) throws {
         let name = entryName(image)
         let part = "\(directory)/.\(name).part"
         unlink(part)

@@ -81,7 +81,7 @@ extension VolumeManager {
         }
         if let imageCache {
             do {
-                try imageCache.store(image, from: driver.localPath(forVolume: volume.id), virtualSize: inspection.virtualSize)
+                try await imageCache.store(image, from: driver.localPath(forVolume: volume.id), virtualSize: inspection.virtualSize)
             } catch {
                 log.warning("image \(imageID) could not be kept in the image cache: \(error)")
             }
@@ -200,14 +200,16 @@ final class ProgressReporter: Sendable {
         Task { await write(text) }
     }
 
+    /// One compare-and-swap on the status and the map as read: a report that comes late, after the operation
+    /// ended (the map rewritten, the status moved on), changes nothing.
     private func write(_ text: String) async {
-        guard let volume = try? await volumes.get(volumeID),
-            [.downloading, .uploading].contains(volume.status)
-        else { return }
-        _ = try? await volumes.modify(volume, .imageMetadata, onceOnly: true) {
-            var metadata = $0
-            metadata[Volume.imageProgressKey] = text
-            return metadata
-        }
+        guard let volume = try? await volumes.get(volumeID), Self.phases.contains(volume.status) else { return }
+        var metadata = volume.imageMetadata
+        metadata[Volume.imageProgressKey] = text
+        _ = try? await volumes.update(
+            volumeID, where: VolumeCondition(statusIn: Self.phases, imageMetadataEquals: volume.imageMetadata),
+            set: VolumeUpdate(imageMetadata: metadata))
     }
+
+    private static let phases: Set<VolumeStatus> = [.downloading, .uploading]
 }

@@ -5,9 +5,9 @@ import Synchronization
 /// Swift's cooperative pool has one thread per core, two here: one held for seconds stalls every request the
 /// process serves. Each lane runs at most `limit` jobs at once, so a storm of copies cannot make dispatch start a
 /// thread for each; the rest wait their turn without holding a thread.
-enum Blocking {
+public enum Blocking {
     /// Work of one kind, with its own bound, so that quick jobs never queue behind long ones.
-    enum Lane: Sendable {
+    public enum Lane: Sendable {
         /// Copies, syncs, child processes: seconds each.
         case bulk
         /// Looking at files (capacity walks): milliseconds each, asked for by every report and capability call.
@@ -15,12 +15,12 @@ enum Blocking {
     }
 
     /// Jobs running at once, per lane.
-    static let limit = 8
+    public static let limit = 8
     private static let bulkPermits = Permits(limit)
     private static let quickPermits = Permits(limit)
 
     /// Runs `work` on a dispatch thread.
-    static func run<T: Sendable>(
+    public static func run<T: Sendable>(
         _ lane: Lane = .bulk, _ work: @escaping @Sendable () throws -> T
     ) async throws -> T {
         try await run(lane) { (_: CancellationFlag) in try work() }
@@ -28,7 +28,7 @@ enum Blocking {
 
     /// Runs `work` on a dispatch thread; `work` looks at the flag it is given between steps and stops early when
     /// the task that asked for it is cancelled (throwing `CancellationError`).
-    static func run<T: Sendable>(
+    public static func run<T: Sendable>(
         _ lane: Lane = .bulk, _ work: @escaping @Sendable (CancellationFlag) throws -> T
     ) async throws -> T {
         try Task.checkCancellation()
@@ -48,12 +48,12 @@ enum Blocking {
     }
 
     /// Set when the task waiting for a blocking job is cancelled.
-    final class CancellationFlag: Sendable {
+    public final class CancellationFlag: Sendable {
         private let cancelled = Atomic<Bool>(false)
-        func cancel() { cancelled.store(true, ordering: .relaxed) }
-        var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
+        public func cancel() { cancelled.store(true, ordering: .relaxed) }
+        public var isCancelled: Bool { cancelled.load(ordering: .relaxed) }
         /// Throws `CancellationError` once cancelled.
-        func check() throws { if isCancelled { throw CancellationError() } }
+        public func check() throws { if isCancelled { throw CancellationError() } }
     }
 
     /// A counting semaphore for tasks: waiting suspends, it never blocks a thread.
